@@ -1,0 +1,1 @@
+"""The data layer: dataset readers, media decoding, preprocessing and the one LightningDataModule."""

@@ -1,0 +1,73 @@
+"""Typed batches: what the DataModule yields and every LightningModule consumes.
+
+Symbols: ``B`` samples, ``T`` frames, ``C`` channels (3), ``H``/``W`` frame size, ``S`` audio samples at 16 kHz,
+``M`` mel bins, ``F`` mel frames, ``K`` verifier labels. Lightning moves these dataclasses to the device field by
+field (tensors move, lists stay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["MediaBatch", "TextBatch"]
+
+
+@dataclass
+class MediaBatch:
+    """A batch of clips with their labels and optional text targets.
+
+    Attributes:
+        clip_ids: dataset clip ids (``"00025"``), one per sample.
+        datasets: label-space name of each sample (``"mafw"``, ``"dfew"``…); batches may mix datasets.
+        labels: ``[B]`` long, class index of the gold label in that sample's label space (``-1`` if unknown).
+        label_names: canonical gold label of each sample (``""`` if unknown).
+        frames: ``[B, T, C, H, W]`` float, preprocessed frames (repeat-padded when a clip has fewer than ``T``).
+        frame_mask: ``[B, T]`` bool, ``True`` for frames decoded from the clip, ``False`` for repeat-padding.
+        audio: ``[B, S]`` float waveform, mono 16 kHz, zero-padded to the longest clip of the batch.
+        audio_mask: ``[B, S]`` bool, ``True`` for real samples.
+        audio_features: ``[B, M, F]`` float log-mel features (``None`` when feature extraction is switched off).
+        audio_feature_mask: ``[B, F]`` bool, ``True`` for mel frames of real audio (``None`` with the features).
+        has_audio: ``[B]`` bool, ``False`` where the clip had no audio track (its audio is zeros).
+        targets: reasoning targets ``<think>…</think>\\n<answer>…</answer>`` for SFT, ``None`` where absent.
+        captions: dataset captions (MAFW ``with_caption``), ``None`` where absent.
+    """
+
+    clip_ids: list[str]
+    datasets: list[str]
+    labels: torch.Tensor
+    label_names: list[str]
+    frames: torch.Tensor
+    frame_mask: torch.Tensor
+    audio: torch.Tensor
+    audio_mask: torch.Tensor
+    has_audio: torch.Tensor
+    audio_features: torch.Tensor | None = None
+    audio_feature_mask: torch.Tensor | None = None
+    targets: list[str | None] = field(default_factory=list)
+    captions: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+
+@dataclass
+class TextBatch:
+    """A batch of rationale sentences (or paragraphs) for the verifier.
+
+    Attributes:
+        texts: the ``B`` input texts.
+        label_space: name of the label space the targets live in (``"goemotions"`` by default).
+        targets: ``[B, K]`` float, multi-hot hard labels or teacher probabilities (multi-label spaces), or ``[B]``
+            long class indices (single-label spaces).
+        sources: where each text came from (a file and line, for error messages and reports).
+    """
+
+    texts: list[str]
+    label_space: str
+    targets: torch.Tensor
+    sources: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
