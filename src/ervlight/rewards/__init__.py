@@ -1,5 +1,7 @@
 """Reward functions for GRPO: format, accuracy and the explanation (ERV) reward, behind one protocol."""
 
+from ervlight.rewards.accuracy import AccuracyReward
 from ervlight.rewards.base import RewardFunction, RewardInputs
+from ervlight.rewards.format import FormatReward
 
-__all__ = ["RewardFunction", "RewardInputs"]
+__all__ = ["AccuracyReward", "FormatReward", "RewardFunction", "RewardInputs"]

@@ -1,0 +1,1 @@
+"""Evaluation: consistency metrics, judges and reports."""

@@ -1,0 +1,107 @@
+"""The policy interface that SFT, GRPO and evaluation use (a contract: every backbone implements it).
+
+The point of the interface is cost: :meth:`Policy.encode` runs the media towers ONCE per prompt, and the returned
+:class:`PromptContext` is reused for all ``G`` samples of :meth:`Policy.generate` and for every log-prob pass
+(:meth:`Policy.completion_logprobs`) — the reference model's too (with LoRA, the same module with adapters off).
+Symbols: ``B`` prompts, ``G`` samples per prompt, ``P`` prompt positions, ``L`` completion tokens, ``D`` hidden size.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ervlight.data.batch import MediaBatch
+
+__all__ = ["Generation", "Policy", "PromptContext", "SamplingConfig"]
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Decoding settings (reference GRPO: temperature 1.0, no top-p; reference evaluation: 0.3 / 0.9 / 512)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_new_tokens: int = 512
+    do_sample: bool = True
+
+
+@dataclass
+class PromptContext:
+    """Encoded prompts, media included, ready to be decoded from or scored against.
+
+    Attributes:
+        embeds: ``[B, P, D]`` input embeddings of the prompts (media features already merged in), left-padded.
+        attention_mask: ``[B, P]`` long/bool, ``1`` for real prompt positions.
+        position_ids: positions the backbone needs for the prompt (``[B, P]``, or ``[3, B, P]`` for M-RoPE models),
+            or ``None`` when positions follow from the attention mask.
+        extras: backbone-specific tensors that must follow the prompts (for example rope deltas).
+    """
+
+    embeds: torch.Tensor
+    attention_mask: torch.Tensor
+    position_ids: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] | None = None
+
+    @property
+    def num_prompts(self) -> int:
+        """``B``."""
+        return int(self.embeds.shape[0])
+
+
+@dataclass
+class Generation:
+    """``G`` sampled completions for each of ``B`` prompts, group members adjacent (row ``b * G + g``).
+
+    Attributes:
+        completion_ids: ``[B*G, L]`` long, right-padded with the pad id.
+        completion_mask: ``[B*G, L]`` bool, ``True`` up to and including the first EOS.
+        truncated: ``[B*G]`` bool, ``True`` where no EOS was produced within ``max_new_tokens``.
+        texts: the decoded completions (special tokens removed).
+    """
+
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    truncated: torch.Tensor
+    texts: list[str]
+
+
+class Policy(nn.Module, ABC):
+    """A multimodal (or text-only) causal LM behind the interface training and evaluation share."""
+
+    @abstractmethod
+    def encode(self, batch: MediaBatch | list[str], prompts: list[str] | None = None) -> PromptContext:
+        """Tokenise the prompts and run the media towers once: ``B`` prompts in, a :class:`PromptContext` out.
+
+        ``batch`` is a :class:`MediaBatch` (frames and audio), or a list of prompt texts for a text-only policy.
+        ``prompts`` overrides the configured instruction per sample.
+        """
+
+    @abstractmethod
+    def generate(
+        self,
+        context: PromptContext,
+        num_samples: int = 1,
+        sampling: SamplingConfig | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Generation:
+        """Sample ``num_samples`` completions per prompt with a KV cache, stopping each at EOS."""
+
+    @abstractmethod
+    def completion_logprobs(
+        self,
+        context: PromptContext,
+        completion_ids: torch.Tensor,
+        completion_mask: torch.Tensor,
+        num_samples: int = 1,
+        chunk_size: int = 1024,
+    ) -> torch.Tensor:
+        """``[B*G, L]`` log-probs of given completions, from completion logits only, computed in chunks.
+
+        Positions outside ``completion_mask`` hold 0. The context rows are repeated ``num_samples`` times in
+        place (no re-encoding of media).
+        """
