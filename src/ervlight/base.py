@@ -59,7 +59,9 @@ class BaseModule(LightningModule):
         """Build the injected optimizer over trainable parameters and, if given, its scheduler."""
         params = list(self.trainable_parameters())
         if not params:
-            raise ValueError(f"{type(self).__name__} has no trainable parameters: check freezing and LoRA settings")
+            raise ValueError(
+                f"{type(self).__name__} has no trainable parameters: check freezing and LoRA settings"
+            )
         optimizer = self.optimizer_factory(params)
         if self.lr_scheduler_factory is None:
             return optimizer

@@ -10,6 +10,7 @@ runs, so ``ervlight --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,8 +88,10 @@ def _overview() -> str:
     return "\n".join(lines)
 
 
-def run_lightning(args: Sequence[str]) -> None:
-    """Run LightningCLI in subclass mode with ervlight's defaults on ``args`` (``fit --config …``)."""
+def run_lightning(args: Sequence[str] | None = None) -> None:
+    """Run LightningCLI in subclass mode with ervlight's defaults on ``args`` (default: ``sys.argv[1:]``)."""
+    # jsonargparse's notices about its own API are for Lightning's maintainers, not for ervlight users.
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     from lightning.pytorch import LightningDataModule
     from lightning.pytorch.cli import LightningCLI
 
@@ -102,7 +105,7 @@ def run_lightning(args: Sequence[str]) -> None:
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
-        args=list(args),
+        args=None if args is None else list(args),
     )
 
 
@@ -119,7 +122,7 @@ def main(args: Sequence[str] | None = None) -> int:
     if name in COMMANDS:
         return COMMANDS[name].load()(rest)
     if name in LIGHTNING_SUBCOMMANDS:
-        run_lightning(argv)
+        run_lightning(None if args is None else argv)
         return 0
     print(f"ervlight: unknown command {name!r}\n\n{_overview()}", file=sys.stderr)
     return 2

@@ -187,7 +187,9 @@ class LabelSpace:
         try:
             return self._index[label]
         except KeyError:
-            raise KeyError(f"{label!r} is not a label of {self.name} (labels: {', '.join(self.labels)})") from None
+            raise KeyError(
+                f"{label!r} is not a label of {self.name} (labels: {', '.join(self.labels)})"
+            ) from None
 
     def official_id(self, label: str) -> int:
         """The dataset's own id of a canonical label (DFEW: happy = 1 … fear = 7; MAFW: anger = 1 …)."""
@@ -265,7 +267,9 @@ class LabelSpace:
         return indices[0]
 
 
-_CONCEPT_OF_FORM: dict[str, str] = {form: concept for concept, forms in EMOTION_FORMS.items() for form in forms}
+_CONCEPT_OF_FORM: dict[str, str] = {
+    form: concept for concept, forms in EMOTION_FORMS.items() for form in forms
+}
 
 #: DFEW, 7 classes in official order (ids 1..7); labels are the adjectives of the reference normaliser.
 DFEW = LabelSpace(
@@ -303,4 +307,3 @@ def get_label_space(name: str | DatasetName) -> LabelSpace:
     if key not in _REGISTRY:
         raise ValueError(f"unknown label space {name!r}; expected one of {', '.join(_REGISTRY)}")
     return _REGISTRY[key]
-

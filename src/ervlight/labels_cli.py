@@ -39,9 +39,10 @@ def main(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    print(f"{'idx':>3} {'id':>3}  {'label':<38} {'r1omni':<28} goemotions   accepts")
+    print(f"{'idx':>3} {'id':>3}  {'label':<38} {'r1omni':<28} {'goemotions':<24} accepts")
     for row in rows:
         goemotions = "+".join(map(str, row["goemotions"]))  # type: ignore[call-overload]
         accepts = ", ".join(map(str, row["accepts"]))  # type: ignore[call-overload]
-        print(f"{row['index']:>3} {row['id']:>3}  {row['label']!s:<38} {row['r1omni']!s:<28} {goemotions:<12} {accepts}")
+        cells = f"{row['index']:>3} {row['id']:>3}  {row['label']!s:<38} {row['r1omni']!s:<28}"
+        print(f"{cells} {goemotions:<24} {accepts}")
     return 0

@@ -122,9 +122,7 @@ def split_sentences(text: str) -> list[str]:
             in_quote = False
         elif not in_quote and char in _OPEN_QUOTES:
             in_quote = True
-        elif (
-            not in_quote and char in _TERMINATORS and i + 1 < len(text) and text[i + 1].isspace()
-        ):
+        elif not in_quote and char in _TERMINATORS and i + 1 < len(text) and text[i + 1].isspace():
             sentences.append(text[start : i + 1])
             start = i + 1
     sentences.append(text[start:])

