@@ -99,9 +99,11 @@ class Policy(nn.Module, ABC):
         completion_mask: torch.Tensor,
         num_samples: int = 1,
         chunk_size: int = 1024,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
         """``[B*G, L]`` log-probs of given completions, from completion logits only, computed in chunks.
 
         Positions outside ``completion_mask`` hold 0. The context rows are repeated ``num_samples`` times in
-        place (no re-encoding of media).
+        place (no re-encoding of media). Logits are divided by ``temperature`` first (TRL scores GRPO samples
+        at the sampling temperature); ``chunk_size`` counts completion tokens per LM-head chunk.
         """

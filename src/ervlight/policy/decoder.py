@@ -1,0 +1,220 @@
+"""``DecoderPolicy``: the shared half of every backbone whose language model is an HF decoder.
+
+A new HF omni/VL model is added as ONE subclass that implements :meth:`DecoderPolicy.encode` (prompt text + media
+-> a :class:`PromptContext` of merged input embeddings) and, when its language model is not a plain
+``*ForCausalLM``, :meth:`DecoderPolicy.decoder_parts` (which module is the decoder stack, the LM head, the token
+embedding). Generation (own decode loop, static KV cache, prompt prefilled once), chunked completion log-probs,
+prompt templating, target tokenisation, LoRA/full/frozen fine-tuning and adapter-aware saving come from here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConfig
+from ervlight.policy.decoding import DecoderParts, completion_token_logprobs, sample_completions
+from ervlight.policy.finetune import FinetuneConfig, freeze_modules, save_language_model, wrap_lora
+
+__all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "DecoderPolicy"]
+
+#: The reference prompt (R1-Omni's question and format sentence; no candidate list).
+DEFAULT_INSTRUCTION = (
+    "As an emotional recognition expert; throughout the video, which emotion conveyed by the characters is the "
+    "most obvious to you?\nOutput the thinking process in <think> </think> and final emotion in <answer> </answer> "
+    "tags."
+)
+#: A Qwen-style chat turn around the instruction; ``{instruction}`` is replaced by the instruction text.
+DEFAULT_CHAT_TEMPLATE = "<|im_start|>user\n{instruction}<|im_end|>\n<|im_start|>assistant\n"
+
+
+class DecoderPolicy(Policy):
+    """A :class:`Policy` over an HF causal LM: decoding, log-probs, templating, fine-tuning and saving.
+
+    Args:
+        tokenizer: the tokenizer of the language model (left padding is used for prompts).
+        instruction: the default instruction of every prompt.
+        chat_template: a ``str.format`` template with an ``{instruction}`` field, applied to every prompt.
+        stop_tokens: tokens that end a completion (default: the tokenizer's EOS); the first one is appended to SFT
+            targets.
+    """
+
+    #: Attribute that holds the causal LM (replaced by its peft wrapper under LoRA).
+    language_model_attr = "lm"
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        instruction: str = DEFAULT_INSTRUCTION,
+        chat_template: str = DEFAULT_CHAT_TEMPLATE,
+        stop_tokens: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if "{instruction}" not in chat_template:
+            raise ValueError(f"chat_template must contain '{{instruction}}', got {chat_template!r}")
+        self.tokenizer = tokenizer
+        self.instruction = instruction
+        self.chat_template = chat_template
+        names = list(stop_tokens) if stop_tokens else [str(tokenizer.eos_token)]
+        ids: list[Any] = [tokenizer.convert_tokens_to_ids(name) for name in names]
+        if any(not isinstance(i, int) or i == tokenizer.unk_token_id for i in ids):
+            raise ValueError(f"stop tokens {names} are not all single tokens of the tokenizer (ids {ids})")
+        self.stop_token_ids: list[int] = [int(i) for i in ids]
+        pad: Any = tokenizer.pad_token_id
+        self.pad_token_id = int(pad) if pad is not None else self.stop_token_ids[0]
+
+    # ----------------------------------------------------------------- backbone hooks
+    @property
+    def language_model(self) -> nn.Module:
+        """The causal LM (possibly wrapped by peft)."""
+        model: nn.Module = getattr(self, self.language_model_attr)
+        return model
+
+    def decoder_parts(self) -> DecoderParts:
+        """Decoder stack, LM head, token embedding and text config of the language model."""
+        model = self.language_model
+        base = model.get_base_model() if isinstance(model, PeftModel) else model
+        assert isinstance(base, PreTrainedModel)
+        return DecoderParts(
+            decoder=base.get_decoder(),
+            lm_head=base.get_output_embeddings(),
+            embed_tokens=base.get_input_embeddings(),
+            config=base.config.get_text_config(decoder=True),
+        )
+
+    def finetune_parts(self) -> dict[str, nn.Module]:
+        """Named parts ``FinetuneConfig.freeze`` may refer to (subclasses add their towers)."""
+        return {"language_model": self.language_model}
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the policy's weights."""
+        return next(self.parameters()).device
+
+    # ----------------------------------------------------------------- text
+    def format_prompts(self, instructions: Sequence[str] | None, count: int) -> list[str]:
+        """Apply the chat template to ``count`` instructions (the configured one where ``None``)."""
+        if instructions is not None and len(instructions) != count:
+            raise ValueError(f"got {len(instructions)} prompts for {count} samples")
+        chosen = list(instructions) if instructions is not None else [self.instruction] * count
+        return [self.chat_template.format(instruction=text) for text in chosen]
+
+    def tokenize_prompts(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded prompt ids and mask ``[B, P]`` (no special tokens added beyond the template's)."""
+        encoded = self.tokenizer(
+            list(texts), padding=True, padding_side="left", add_special_tokens=False, return_tensors="pt"
+        )
+        return encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device)
+
+    def tokenize_targets(self, targets: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded target ids ``[B, L]`` with the stop token appended, and their mask (SFT teacher forcing)."""
+        rows = [
+            self.tokenizer(t, add_special_tokens=False)["input_ids"] + [self.stop_token_ids[0]]
+            for t in targets
+        ]
+        length = max(len(r) for r in rows)
+        ids = torch.full((len(rows), length), self.pad_token_id, dtype=torch.long)  # [B, L]
+        mask = torch.zeros(len(rows), length, dtype=torch.bool)  # [B, L]
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = True
+        return ids.to(self.device), mask.to(self.device)
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings ``[B, P, D]`` of the language model."""
+        embeds: torch.Tensor = self.decoder_parts().embed_tokens(ids)
+        return embeds
+
+    def decode_texts(self, ids: torch.Tensor, mask: torch.Tensor) -> list[str]:
+        """Decode completions, dropping padding and special tokens."""
+        texts: list[str] = self.tokenizer.batch_decode(
+            [row[m].tolist() for row, m in zip(ids, mask, strict=True)], skip_special_tokens=True
+        )
+        return texts
+
+    # ----------------------------------------------------------------- Policy interface
+    def generate(
+        self,
+        context: PromptContext,
+        num_samples: int = 1,
+        sampling: SamplingConfig | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Generation:
+        """Sample ``num_samples`` completions per prompt (own decode loop, prompt prefilled once, static cache)."""
+        ids, mask, truncated = sample_completions(
+            self.decoder_parts(),
+            context,
+            num_samples,
+            sampling or SamplingConfig(),
+            self.stop_token_ids,
+            self.pad_token_id,
+            generator,
+        )
+        return Generation(ids, mask, truncated, self.decode_texts(ids, mask))
+
+    def completion_logprobs(
+        self,
+        context: PromptContext,
+        completion_ids: torch.Tensor,
+        completion_mask: torch.Tensor,
+        num_samples: int = 1,
+        chunk_size: int = 1024,
+        temperature: float = 1.0,
+    ) -> torch.Tensor:
+        """``[B*G, L]`` completion log-probs (logits divided by ``temperature``), chunked, media not re-encoded."""
+        return completion_token_logprobs(
+            self.decoder_parts(),
+            context,
+            completion_ids,
+            completion_mask,
+            num_samples,
+            chunk_size,
+            temperature,
+        )
+
+    # ----------------------------------------------------------------- fine-tuning and saving
+    def apply_finetuning(self, config: FinetuneConfig) -> None:
+        """Switch to a fine-tuning mode: LoRA wraps the language model; ``freeze`` parts stop training."""
+        if config.mode == "lora":
+            if isinstance(self.language_model, PeftModel):
+                raise ValueError("the language model already carries LoRA adapters")
+            setattr(self, self.language_model_attr, wrap_lora(self.language_model, config))  # type: ignore[arg-type]
+        elif config.mode != "full":
+            raise ValueError(f"unknown fine-tuning mode {config.mode!r}: use 'full' or 'lora'")
+        freeze_modules(self.finetune_parts(), list(config.freeze))
+
+    @property
+    def has_adapters(self) -> bool:
+        """Whether the language model carries peft adapters."""
+        return isinstance(self.language_model, PeftModel)
+
+    @contextlib.contextmanager
+    def adapters_disabled(self) -> Iterator[None]:
+        """Run the base model (the GRPO reference under LoRA): adapters off inside the ``with`` block."""
+        model = self.language_model
+        if not isinstance(model, PeftModel):
+            raise ValueError("adapters_disabled needs a LoRA policy; this language model has no adapters")
+        with model.disable_adapter():
+            yield
+
+    def save_language_model(self, folder: str | Path, with_base: bool) -> None:
+        """Save the tokenizer and the language model (peft ``adapter/`` and/or ``lm/`` folders) under ``folder``."""
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(path / "tokenizer")
+        save_language_model(self.language_model, path, with_base)  # type: ignore[arg-type]
+
+
+def load_language_model(folder: Path, base: PreTrainedModel, trainable: bool) -> PreTrainedModel | PeftModel:
+    """Attach the peft adapters saved in ``folder/adapter`` to ``base`` (``base`` itself when there are none)."""
+    adapter = folder / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        return base
+    return PeftModel.from_pretrained(base, adapter, is_trainable=trainable)

@@ -1,0 +1,224 @@
+"""The decode loop and the log-prob pass shared by every decoder backbone (no HF ``generate``).
+
+:func:`sample_completions` prefills the ``B`` prompts ONCE into a preallocated :class:`~transformers.StaticCache`,
+repeats the cache ``G`` times along the batch and decodes ``B*G`` rows token by token with temperature / top-k /
+top-p sampling, stopping each row at its first EOS. :func:`completion_token_logprobs` scores given completions from
+the hidden states of the completion positions only, through the LM head in chunks, so no ``[B*G, P+L, V]`` logits
+tensor ever exists (and, under autograd, chunks are recomputed in backward instead of kept).
+Symbols: ``B`` prompts, ``G`` samples per prompt, ``P`` prompt positions, ``L`` completion tokens, ``V`` vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+from transformers import PreTrainedConfig, StaticCache
+
+from ervlight.policy.base import PromptContext, SamplingConfig
+
+__all__ = [
+    "DecoderParts",
+    "completion_token_logprobs",
+    "filter_logits",
+    "next_positions",
+    "prompt_positions",
+    "sample_completions",
+    "sample_token",
+]
+
+
+@dataclass
+class DecoderParts:
+    """What the shared loop needs from a backbone: the decoder stack, the LM head, token embeddings, the config.
+
+    ``decoder`` is called as ``decoder(inputs_embeds=, attention_mask=, position_ids=, cache=, use_cache=)`` and
+    returns an object with ``last_hidden_state`` (HF ``*Model`` classes, e.g. ``Qwen2Model``).
+    """
+
+    decoder: nn.Module
+    lm_head: nn.Module
+    embed_tokens: nn.Module
+    config: PreTrainedConfig
+
+
+def prompt_positions(context: PromptContext) -> torch.Tensor:
+    """Prompt position ids: the context's own, else counted over real positions of the left-padded mask."""
+    if context.position_ids is not None:
+        return context.position_ids
+    mask = context.attention_mask.long()  # [B, P]
+    return (mask.cumsum(-1) - 1).clamp(min=0)  # [B, P]
+
+
+def next_positions(positions: torch.Tensor) -> torch.Tensor:
+    """Position of the first completion token: one past the largest prompt position (``[B]`` or ``[3, B]``)."""
+    return positions.amax(dim=-1) + 1
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Mask (to ``-inf``) all but the ``top_k`` largest logits and the smallest set with probability >= ``top_p``."""
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # [N, 1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # [N, V]
+        probs = sorted_logits.softmax(-1)
+        # Drop a token when the tokens ranked above it already reach top_p (the first token always stays).
+        drop_sorted = (probs.cumsum(-1) - probs) >= top_p  # [N, V]
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_token(
+    logits: torch.Tensor, sampling: SamplingConfig, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Pick the next token of each row from ``[N, V]`` logits: greedy, or sampled after temperature and filters."""
+    if not sampling.do_sample or sampling.temperature == 0:
+        return logits.argmax(-1)  # [N]
+    scaled = filter_logits(logits.float() / sampling.temperature, sampling.top_k, sampling.top_p)
+    probs = scaled.softmax(-1)  # [N, V]
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # [N]
+
+
+def _step_positions(start: torch.Tensor, step: int) -> torch.Tensor:
+    """Position ids ``[N, 1]`` (or ``[3, N, 1]``) of decode step ``step`` from the first completion positions."""
+    return (start + step).unsqueeze(-1)
+
+
+def _run_decoder(
+    parts: DecoderParts,
+    embeds: torch.Tensor,
+    attention_mask: torch.Tensor,
+    positions: torch.Tensor,
+    cache: StaticCache | None,
+) -> torch.Tensor:
+    """Hidden states ``[N, Q, D]`` of the decoder stack for ``Q`` new positions."""
+    out = parts.decoder(
+        inputs_embeds=embeds,
+        attention_mask=attention_mask,
+        position_ids=positions,
+        cache=cache,
+        use_cache=cache is not None,
+    )
+    hidden: torch.Tensor = out.last_hidden_state
+    return hidden
+
+
+def _repeat_cache(cache: StaticCache, repeats: int) -> None:
+    """Repeat every layer's preallocated keys/values ``repeats`` times along the batch (rows ``b*G + g``)."""
+    for layer in cache.layers:
+        state: Any = layer
+        state.keys = state.keys.repeat_interleave(repeats, dim=0)  # [B*G, H, P+L, Dh]
+        state.values = state.values.repeat_interleave(repeats, dim=0)  # [B*G, H, P+L, Dh]
+        state.batch_size = state.keys.shape[0]
+
+
+@torch.no_grad()
+def sample_completions(
+    parts: DecoderParts,
+    context: PromptContext,
+    num_samples: int,
+    sampling: SamplingConfig,
+    eos_token_ids: Sequence[int],
+    pad_token_id: int,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample ``G`` completions per prompt: ``(ids [B*G, L], mask [B*G, L], truncated [B*G])``.
+
+    The prompts are prefilled once with batch ``B``; the static cache is then repeated to ``B*G`` rows (group
+    members adjacent). ``mask`` is ``True`` up to and including the first EOS; later positions hold ``pad_token_id``.
+    """
+    embeds, prompt_mask = context.embeds, context.attention_mask.bool()  # [B, P, D], [B, P]
+    batch, length = prompt_mask.shape
+    rows, max_new = batch * num_samples, sampling.max_new_tokens
+    if max_new < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new}")
+    cache = StaticCache(config=parts.config, max_cache_len=length + max_new)
+    full_mask = torch.ones(batch, length + max_new, dtype=torch.bool, device=embeds.device)  # [B, P+L]
+    full_mask[:, :length] = prompt_mask
+    positions = prompt_positions(context)
+    hidden = _run_decoder(parts, embeds, full_mask, positions, cache)[:, -1]  # [B, D]
+    _repeat_cache(cache, num_samples)  # prompt prefilled once, its keys/values shared by the G samples
+    logits = parts.lm_head(hidden).float().repeat_interleave(num_samples, dim=0)  # [B*G, V]
+    full_mask = full_mask.repeat_interleave(num_samples, dim=0)  # [B*G, P+L]
+    start = next_positions(positions).repeat_interleave(num_samples, dim=-1)  # [B*G] or [3, B*G]
+    eos = torch.tensor(list(eos_token_ids), device=embeds.device)
+    ids = torch.full((rows, max_new), pad_token_id, dtype=torch.long, device=embeds.device)  # [B*G, L]
+    finished = torch.zeros(rows, dtype=torch.bool, device=embeds.device)  # [B*G]
+    steps = 0
+    for step in range(max_new):
+        token = sample_token(logits, sampling, generator)  # [B*G]
+        token = torch.where(finished, torch.full_like(token, pad_token_id), token)
+        ids[:, step] = token
+        finished |= torch.isin(token, eos)
+        steps = step + 1
+        if bool(finished.all()) or step + 1 == max_new:
+            break
+        step_embeds = parts.embed_tokens(token.unsqueeze(-1))  # [B*G, 1, D]
+        hidden = _run_decoder(parts, step_embeds, full_mask, _step_positions(start, step), cache)[:, -1]
+        logits = parts.lm_head(hidden).float()  # [B*G, V]
+    ids = ids[:, :steps]  # [B*G, L]
+    is_eos = torch.isin(ids, eos)  # [B*G, L]
+    eos_before = is_eos.long().cumsum(-1) - is_eos.long()  # EOS strictly before each position
+    mask = eos_before == 0  # [B*G, L]
+    truncated = ~is_eos.any(-1)  # [B*G]
+    return ids, mask, truncated
+
+
+def _chunk_logprobs(
+    hidden: torch.Tensor, targets: torch.Tensor, lm_head: nn.Module, temperature: float
+) -> torch.Tensor:
+    """Log-probs ``[N]`` of ``targets`` under ``lm_head(hidden) / temperature`` for one chunk of rows."""
+    logits = lm_head(hidden).float() / temperature  # [N, V]
+    return logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def completion_token_logprobs(
+    parts: DecoderParts,
+    context: PromptContext,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    num_samples: int = 1,
+    chunk_size: int = 1024,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """``[B*G, L]`` log-probs of the completion tokens (0 outside ``completion_mask``), computed in chunks.
+
+    One decoder pass over prompt + completion (prompt embeddings repeated ``G`` times, media never re-encoded);
+    the LM head only sees hidden states of masked completion positions, ``chunk_size`` rows at a time.
+    """
+    rows, length = completion_ids.shape
+    prompt_len = context.attention_mask.shape[1]
+    if rows != context.num_prompts * num_samples:
+        raise ValueError(
+            f"completion rows ({rows}) must equal prompts ({context.num_prompts}) x num_samples ({num_samples})"
+        )
+    prompt_embeds = context.embeds.repeat_interleave(num_samples, dim=0)  # [B*G, P, D]
+    token_embeds = parts.embed_tokens(completion_ids).to(prompt_embeds.dtype)  # [B*G, L, D]
+    embeds = torch.cat([prompt_embeds, token_embeds], dim=1)  # [B*G, P+L, D]
+    prompt_mask = context.attention_mask.bool().repeat_interleave(num_samples, dim=0)  # [B*G, P]
+    attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_mask, dtype=torch.bool)], dim=1)
+    positions = prompt_positions(context).repeat_interleave(num_samples, dim=-2)  # [B*G, P] or [3, B*G, P]
+    steps = torch.arange(length, device=completion_ids.device)  # [L]
+    completion_positions = next_positions(positions).unsqueeze(-1) + steps  # [B*G, L] or [3, B*G, L]
+    all_positions = torch.cat([positions, completion_positions], dim=-1)
+    hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B*G, P+L, D]
+    hidden = hidden[:, prompt_len - 1 : prompt_len + length - 1]  # [B*G, L, D] predicts each completion token
+    selected = completion_mask.bool()  # [B*G, L]
+    flat_hidden, flat_targets = hidden[selected], completion_ids[selected]  # [N, D], [N]
+    pieces = []
+    for begin in range(0, flat_targets.shape[0], chunk_size):
+        h, t = flat_hidden[begin : begin + chunk_size], flat_targets[begin : begin + chunk_size]
+        if torch.is_grad_enabled():
+            pieces.append(checkpoint(_chunk_logprobs, h, t, parts.lm_head, temperature, use_reentrant=False))
+        else:
+            pieces.append(_chunk_logprobs(h, t, parts.lm_head, temperature))
+    logprobs = torch.zeros(rows, length, dtype=torch.float32, device=completion_ids.device)  # [B*G, L]
+    if pieces:
+        logprobs = logprobs.masked_scatter(selected, torch.cat(pieces))
+    return logprobs
