@@ -1,0 +1,17 @@
+"""The Emotional Rationale Verifier: training module, batched scorer, judge and export/import."""
+
+from ervlight.verifier.backbone import default_backbone_path, load_classifier
+from ervlight.verifier.judge import VerifierJudge
+from ervlight.verifier.module import VerifierModule
+from ervlight.verifier.scorer import CacheInfo, SentenceVerifier, VerifierScorer, select_labels
+
+__all__ = [
+    "CacheInfo",
+    "SentenceVerifier",
+    "VerifierJudge",
+    "VerifierModule",
+    "VerifierScorer",
+    "default_backbone_path",
+    "load_classifier",
+    "select_labels",
+]
