@@ -5,3 +5,4 @@ from ervlight.rewards.base import RewardFunction, RewardInputs
 from ervlight.rewards.format import FormatReward
 
 __all__ = ["AccuracyReward", "FormatReward", "RewardFunction", "RewardInputs"]
+from ervlight.rewards.registry import RewardRegistry as RewardRegistry, RewardSpec as RewardSpec  # noqa: I001
