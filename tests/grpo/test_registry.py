@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from grpo_stubs import KeywordVerifier
 
 from ervlight.rewards import RewardRegistry, RewardSpec
 from ervlight.rewards.base import RewardInputs
@@ -21,6 +22,13 @@ def test_builtin_rewards_score_in_config_order() -> None:
     assert registry.weights.tolist() == [1.0, 2.0]
     torch.testing.assert_close(registry(INPUTS), torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
     assert registry.index("accuracy") == 1
+
+
+def test_explanation_reward_with_a_stub_verifier() -> None:
+    spec = RewardSpec(name="explanation", init_args={"verifier": KeywordVerifier()})
+    registry = RewardRegistry([spec])
+    # GOOD: one sentence with joy (gold happy -> joy): 1/1; WRONG: sadness only: 0; BROKEN: no think: 0.
+    torch.testing.assert_close(registry(INPUTS), torch.tensor([[1.0], [0.0], [0.0]]))
 
 
 def test_user_reward_by_class_path() -> None:
