@@ -1,0 +1,246 @@
+"""The LLM judge against a fake OpenAI-compatible server on 127.0.0.1: answers, faults, retries, cache, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ervlight.evaluation.judge import Judge
+from ervlight.evaluation.llm_judge import REFERENCE_PROMPT, LLMJudge, LLMJudgeError
+
+KEY_ENV = "ERVLIGHT_TEST_JUDGE_KEY"
+SECRET = "sk-test-0123456789-secret"
+
+# A behaviour per try, keyed by the rationale (the text after the blank line of the user message):
+# "ok:<reply>", "status:<code>", "garbage", "slow:<reply>" (answers after the client's timeout), "wait:<reply>".
+Script = dict[str, list[str]]
+
+
+class FakeChatServer:
+    """A chat-completions endpoint that plays a script and records every request."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.tries: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def count(self, rationale: str) -> int:
+        return self.tries[rationale]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                rationale = body["messages"][0]["content"].split("\n\n", 1)[1]
+                with server.lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                    attempt = server.tries[rationale]
+                    server.tries[rationale] += 1
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                steps = server.script[rationale]
+                try:
+                    self._play(steps[min(attempt, len(steps) - 1)], body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _play(self, step: str, body: dict[str, Any]) -> None:
+                kind, _, arg = step.partition(":")
+                if kind == "status":
+                    self._send(int(arg), b'{"error": {"message": "scripted failure"}}')
+                elif kind == "garbage":
+                    self._send(200, b"<html>502 Bad Gateway</html>")
+                else:
+                    time.sleep({"slow": 0.6, "wait": 0.1}.get(kind, 0.0))
+                    reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": arg}}]}
+                    reply["model"] = body["model"]
+                    self._send(200, json.dumps(reply).encode())
+
+            def _send(self, code: int, payload: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Script], FakeChatServer]]:
+    servers: list[FakeChatServer] = []
+
+    def start(script: Script) -> FakeChatServer:
+        server = FakeChatServer(script)
+        server.thread.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, SECRET)
+
+
+def make_judge(server: FakeChatServer, cache_dir: Path, **overrides: Any) -> LLMJudge:
+    options: dict[str, Any] = {
+        "model": "judge-mini",
+        "api_key_env": KEY_ENV,
+        "timeout_s": 0.3,
+        "max_retries": 2,
+        "backoff_s": 0.01,
+        "max_backoff_s": 0.05,
+        "cache_dir": cache_dir,
+        "progress": False,
+    }
+    return LLMJudge(server.base_url, **{**options, **overrides})
+
+
+def test_answers_are_normalised_and_out_of_list_replies_are_unjudged(serve, tmp_path: Path) -> None:
+    server = serve(
+        {"r1": ["ok:Sad."], "r2": ["ok:happiness"], "r3": ["ok:joy"], "r4": ["ok:The emotion is fear"]}
+    )
+    judge = make_judge(server, tmp_path)
+    assert isinstance(judge, Judge)
+    assert judge.name == "llm:judge-mini"
+    assert judge.judge(["r1", "r2", "r3", "r4", "r1"], "dfew") == ["sad", "happy", None, None, "sad"]
+    stats = judge.last_stats
+    assert (stats.rationales, stats.requests, stats.cache_hits, stats.out_of_list, stats.failures) == (
+        5,
+        4,
+        0,
+        2,
+        0,
+    )
+    body = next(b for b in server.requests if b["messages"][0]["content"].endswith("\n\nr1"))
+    assert body["model"] == "judge-mini"
+    assert body["temperature"] == 0.0
+    assert body["max_tokens"] == 16
+    labels = "[happy, sad, neutral, angry, surprise, disgust, fear]"
+    assert body["messages"] == [
+        {"role": "user", "content": REFERENCE_PROMPT.replace("{labels}", labels) + "\n\nr1"}
+    ]
+    assert server.headers[0]["Authorization"] == f"Bearer {SECRET}"
+
+
+def test_cache_hits_send_nothing_and_the_key_covers_endpoint_model_and_prompt(serve, tmp_path: Path) -> None:
+    server = serve({"a": ["ok:anger"], "b": ["ok:contempt"]})
+    assert make_judge(server, tmp_path).judge(["a", "b"], "mafw") == ["anger", "contempt"]
+    assert len(server.requests) == 2
+    rerun = make_judge(server, tmp_path)  # a fresh judge: only the disk cache is shared
+    assert rerun.judge(["a", "b"], "mafw") == ["anger", "contempt"]
+    assert len(server.requests) == 2
+    assert (rerun.last_stats.cache_hits, rerun.last_stats.requests) == (2, 0)
+    make_judge(server, tmp_path, model="other-model").judge(["a"], "mafw")
+    make_judge(server, tmp_path, prompt="Emotion in {labels}?").judge(["a"], "mafw")
+    make_judge(server, tmp_path).judge(["a"], "dfew")  # another label list, so another prompt
+    assert len(server.requests) == 5
+    assert len(list(tmp_path.rglob("*.json"))) == 5
+
+
+def test_5xx_then_success_is_retried(serve, tmp_path: Path) -> None:
+    server = serve({"x": ["status:503", "status:500", "ok:surprise"], "y": ["status:429", "ok:fear"]})
+    judge = make_judge(server, tmp_path)
+    assert judge.judge(["x", "y"], "dfew") == ["surprise", "fear"]
+    assert (server.count("x"), server.count("y")) == (3, 2)
+    assert (judge.last_stats.retries, judge.last_stats.failures) == (3, 0)
+
+
+def test_timeout_then_success_is_retried(serve, tmp_path: Path) -> None:
+    server = serve({"t": ["slow:angry", "ok:angry"]})
+    judge = make_judge(server, tmp_path)
+    assert judge.judge(["t"], "dfew") == ["angry"]
+    assert server.count("t") == 2
+    assert judge.last_stats.retries == 1
+
+
+def test_persistent_faults_leave_rationales_unjudged_and_uncached(serve, tmp_path: Path, caplog) -> None:
+    server = serve({"g": ["garbage"], "s": ["status:502"], "ok": ["ok:neutral"]})
+    judge = make_judge(server, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="ervlight.evaluation.llm_judge"):
+        assert judge.judge(["g", "s", "ok"], "dfew") == [None, None, "neutral"]
+    assert (server.count("g"), server.count("s")) == (3, 3)  # first try + 2 retries
+    assert (judge.last_stats.failures, judge.last_stats.out_of_list) == (2, 0)
+    assert "2 request(s)" in caplog.text
+    assert "unjudged" in caplog.text
+    judge.judge(["g", "ok"], "dfew")  # failures are not cached: asked again; the success is
+    assert (server.count("g"), server.count("ok")) == (6, 1)
+    with pytest.raises(LLMJudgeError, match=r"HTTP 502 .* \(after 2 retries\)"):
+        make_judge(server, tmp_path, raise_on_failure=True).judge(["s"], "dfew")
+
+
+def test_client_errors_stop_at_once_without_leaking_the_key(serve, tmp_path: Path, caplog) -> None:
+    server = serve({"u": ["status:401"], "n": ["status:404"]})
+    with caplog.at_level(logging.DEBUG), pytest.raises(LLMJudgeError, match="HTTP 401") as error:
+        make_judge(server, tmp_path).judge(["u"], "dfew")
+    assert server.count("u") == 1
+    with pytest.raises(LLMJudgeError, match=r'HTTP 404 .*: \{"error": \{"message": "scripted failure"\}\}'):
+        make_judge(server, tmp_path).judge(["n"], "dfew")
+    assert SECRET not in str(error.value)
+    assert SECRET not in caplog.text
+
+
+def test_key_variable_is_needed_only_for_requests_and_never_written(serve, tmp_path, monkeypatch) -> None:
+    server = serve({"k": ["ok:disgust"], "new": ["ok:sad"]})
+    judge = make_judge(server, tmp_path)
+    assert judge.judge(["k"], "dfew") == ["disgust"]
+    assert all(SECRET not in path.read_text() for path in tmp_path.rglob("*") if path.is_file())
+    assert SECRET not in repr(vars(judge))
+    monkeypatch.delenv(KEY_ENV)
+    assert judge.judge(["k"], "dfew") == ["disgust"]  # cached: no key needed
+    with pytest.raises(LLMJudgeError, match=f"environment variable {KEY_ENV} \\(the API key\\) is not set"):
+        judge.judge(["new"], "dfew")
+    keyless = make_judge(server, tmp_path, api_key_env=None)
+    assert keyless.judge(["new"], "dfew") == ["sad"]
+    assert "Authorization" not in server.headers[-1]
+
+
+def test_concurrency_limit(serve, tmp_path: Path) -> None:
+    script = {f"c{i}": ["wait:fear"] for i in range(6)}
+    server = serve(script)
+    assert make_judge(server, tmp_path, max_concurrency=2).judge(list(script), "dfew") == ["fear"] * 6
+    assert 1 <= server.max_in_flight <= 2
+    serial = serve({f"s{i}": ["wait:fear"] for i in range(3)})
+    make_judge(serial, tmp_path, max_concurrency=1).judge(["s0", "s1", "s2"], "dfew")
+    assert serial.max_in_flight == 1
+
+
+def test_invalid_configuration() -> None:
+    with pytest.raises(ValueError, match="placeholder"):
+        LLMJudge("http://127.0.0.1:1/v1", "m", prompt="no labels here")
+    with pytest.raises(ValueError, match="max_concurrency >= 1"):
+        LLMJudge("http://127.0.0.1:1/v1", "m", max_concurrency=0)
