@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonargparse import ArgumentParser
 
 from ervlight.evaluation.judge import Judge
 from ervlight.evaluation.llm_judge import REFERENCE_PROMPT, LLMJudge, LLMJudgeError
@@ -21,7 +23,8 @@ KEY_ENV = "ERVLIGHT_TEST_JUDGE_KEY"
 SECRET = "sk-test-0123456789-secret"
 
 # A behaviour per try, keyed by the rationale (the text after the blank line of the user message):
-# "ok:<reply>", "status:<code>", "garbage", "slow:<reply>" (answers after the client's timeout), "wait:<reply>".
+# "ok:<reply>", "status:<code>", "busy:<Retry-After>" (a 429), "garbage" (an HTML error page),
+# "slow:<reply>" (answers after the client's timeout), "wait:<reply>" (answers after 0.1 s).
 Script = dict[str, list[str]]
 
 
@@ -77,16 +80,21 @@ class FakeChatServer:
                 kind, _, arg = step.partition(":")
                 if kind == "status":
                     self._send(int(arg), b'{"error": {"message": "scripted failure"}}')
+                elif kind == "busy":
+                    self._send(429, b'{"error": {"message": "slow down"}}', {"Retry-After": arg})
                 elif kind == "garbage":
                     self._send(200, b"<html>502 Bad Gateway</html>")
                 else:
-                    time.sleep({"slow": 0.6, "wait": 0.1}.get(kind, 0.0))
+                    if kind in ("slow", "wait"):
+                        time.sleep(0.6 if kind == "slow" else 0.1)
                     reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": arg}}]}
                     reply["model"] = body["model"]
                     self._send(200, json.dumps(reply).encode())
 
-            def _send(self, code: int, payload: bytes) -> None:
+            def _send(self, code: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(code)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -244,3 +252,47 @@ def test_invalid_configuration() -> None:
         LLMJudge("http://127.0.0.1:1/v1", "m", prompt="no labels here")
     with pytest.raises(ValueError, match="max_concurrency >= 1"):
         LLMJudge("http://127.0.0.1:1/v1", "m", max_concurrency=0)
+
+
+def test_backoff_doubles_and_honours_retry_after_up_to_the_cap(serve, tmp_path, monkeypatch) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr("ervlight.evaluation.llm_judge.time.sleep", sleeps.append)
+    server = serve({"e": ["status:503"] * 3 + ["ok:sad"], "b": ["busy:0.5", "busy:120", "ok:sad"]})
+    judge = make_judge(server, tmp_path, backoff_s=0.1, max_backoff_s=10.0, max_retries=3)
+    assert judge.judge(["e"], "dfew") == ["sad"]
+    # Delay of retry k: backoff_s * 2**k times a jitter in [0.5, 1].
+    assert [0.05 <= sleeps[0] <= 0.1, 0.1 <= sleeps[1] <= 0.2, 0.2 <= sleeps[2] <= 0.4] == [True] * 3
+    sleeps.clear()
+    assert judge.judge(["b"], "dfew") == ["sad"]
+    assert sleeps == [0.5, 10.0]  # Retry-After wins over a shorter backoff; the cap wins over Retry-After
+
+
+def test_unreachable_endpoint_leaves_rationales_unjudged(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    judge = LLMJudge(
+        f"http://127.0.0.1:{port}/v1", "m", api_key_env=None, max_retries=1, backoff_s=0.01, cache_dir=tmp_path,
+        progress=False,
+    )  # fmt: skip
+    assert judge.judge(["a", "b"], "mafw") == [None, None]
+    assert (judge.last_stats.requests, judge.last_stats.failures) == (4, 2)
+    assert list(tmp_path.rglob("*.json")) == []
+
+
+def test_judge_is_configurable_by_class_path() -> None:
+    parser = ArgumentParser()
+    parser.add_argument("--judge", type=Judge)
+    config = parser.parse_args(
+        ["--judge", json.dumps({
+            "class_path": "ervlight.evaluation.llm_judge.LLMJudge",
+            "init_args": {"base_url": "http://127.0.0.1:8000/v1/", "model": "judge-mini", "max_concurrency": 2},
+        })]
+    )  # fmt: skip
+    judge = parser.instantiate(config).judge
+    assert isinstance(judge, LLMJudge)
+    assert (judge.endpoint, judge.max_concurrency, judge.api_key_env) == (
+        "http://127.0.0.1:8000/v1/chat/completions",
+        2,
+        "OPENAI_API_KEY",
+    )
