@@ -120,8 +120,10 @@ def serve() -> Iterator[Callable[[Script], FakeChatServer]]:
 
 
 @pytest.fixture(autouse=True)
-def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, SECRET)
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)  # loopback only, never through a proxy
 
 
 def make_judge(server: FakeChatServer, cache_dir: Path, **overrides: Any) -> LLMJudge:
@@ -245,6 +247,12 @@ def test_concurrency_limit(serve, tmp_path: Path) -> None:
     serial = serve({f"s{i}": ["wait:fear"] for i in range(3)})
     make_judge(serial, tmp_path, max_concurrency=1).judge(["s0", "s1", "s2"], "dfew")
     assert serial.max_in_flight == 1
+
+
+def test_no_rationales_no_requests(serve, tmp_path: Path) -> None:
+    server = serve({})
+    assert make_judge(server, tmp_path).judge([], "dfew") == []
+    assert server.requests == []
 
 
 def test_invalid_configuration() -> None:

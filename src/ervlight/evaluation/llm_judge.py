@@ -55,7 +55,16 @@ class _TransientError(Exception):
 
 @dataclass
 class JudgeStats:
-    """What the last :meth:`LLMJudge.judge` call did."""
+    """What the last :meth:`LLMJudge.judge` call did.
+
+    Attributes:
+        rationales: rationales asked about (duplicates included).
+        cache_hits: distinct rationales answered from the disk cache.
+        requests: HTTP requests sent (tries, retries included).
+        retries: tries repeated after a transient failure.
+        failures: distinct rationales still failing after every retry (unjudged).
+        out_of_list: rationales whose reply named no label of the list (unjudged).
+    """
 
     rationales: int = 0
     cache_hits: int = 0
@@ -138,7 +147,10 @@ class LLMJudge:
 
     # -- the Judge protocol -------------------------------------------------------------------------------------
     def judge(self, rationales: list[str], dataset: str) -> list[str | None]:
-        """Name one label of ``dataset`` per rationale, or ``None`` (reply outside the label list, or failure)."""
+        """Name one label of ``dataset`` per rationale, or ``None`` (reply outside the label list, or failure).
+
+        Identical rationales are requested once; cached ones are not requested at all.
+        """
         space = get_label_space(dataset)
         stats = self.last_stats = JudgeStats(rationales=len(rationales))
         bodies = {r: self.request_body(r, space.labels) for r in dict.fromkeys(rationales)}
@@ -277,7 +289,12 @@ class LLMJudge:
         )
         if error.code >= 500 or error.code in _RETRYABLE_STATUS:
             return _TransientError(f"HTTP {error.code} from {self.endpoint}", seconds)
-        detail = "" if error.code in _NO_BODY_STATUS else ": " + error.read(300).decode("utf-8", "replace")
+        detail = ""
+        if error.code not in _NO_BODY_STATUS:
+            try:
+                detail = ": " + error.read(300).decode("utf-8", "replace")
+            except OSError:
+                detail = ""
         return LLMJudgeError(f"LLM judge {self.name}: HTTP {error.code} from {self.endpoint}{detail}")
 
     def _content(self, raw: bytes) -> str:
