@@ -234,3 +234,22 @@ def test_merged_states_equal_one_update() -> None:
     assert {name: fx is dim_zero_sum for name, fx in one._reductions.items()} == dict.fromkeys(
         ("joint", "formatted", "format_total"), True
     )
+
+
+@pytest.mark.gpu
+def test_cuda_states_and_deterministic_mode_match_cpu() -> None:
+    preds, target, judged, formatted = _random_inputs(7, 500, 11)
+    cpu = consistency_metrics(11, tables=True)
+    cpu.update(preds=preds, target=target, judged=judged, well_formatted=formatted)
+    cuda = consistency_metrics(11, tables=True).to("cuda")
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        cuda.update(
+            preds=preds.cuda(), target=target.cuda(), judged=judged.cuda(), well_formatted=formatted.cuda()
+        )
+        values = cuda.compute()
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    assert all(v.device.type == "cuda" for v in values.values())
+    _assert_same({k: v.cpu() for k, v in values.items()}, cpu.compute())

@@ -92,8 +92,11 @@ def joint_counts(
     p = torch.where(preds < 0, num_classes, preds).long()  # [N]
     j = torch.where(judged < 0, num_classes, judged).long()  # [N]
     flat = (target.long() * width + p) * width + j  # [N]
-    counts = torch.bincount(flat, minlength=num_classes * width * width)
-    return counts.reshape(num_classes, width, width)  # [C, C+1, C+1]
+    size = num_classes * width * width
+    if flat.is_cuda and torch.are_deterministic_algorithms_enabled():
+        # CUDA bincount has no deterministic kernel; counting N integers on the CPU is cheap.
+        return torch.bincount(flat.cpu(), minlength=size).to(flat.device).reshape(num_classes, width, width)
+    return torch.bincount(flat, minlength=size).reshape(num_classes, width, width)  # [C, C+1, C+1]
 
 
 def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
