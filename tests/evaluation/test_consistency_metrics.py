@@ -213,6 +213,16 @@ def test_collection_keys_prefix_and_compute_groups() -> None:
     assert len(collection.compute_groups) == 1  # one shared state, updated once per batch
 
 
+def test_collection_keeps_checking_inputs_after_compute_groups_form() -> None:
+    collection = consistency_metrics(3)
+    collection.update(preds=PREDS, target=TARGET, judged=JUDGED, well_formatted=FORMATTED)
+    assert len(collection.compute_groups) == 1  # from now on only one member is updated per batch
+    with pytest.raises(ValueError, match="needs judged"):
+        collection.update(preds=PREDS, target=TARGET, well_formatted=FORMATTED)
+    with pytest.raises(ValueError, match="needs well_formatted"):
+        collection.update(preds=PREDS, target=TARGET, judged=JUDGED)
+
+
 def test_collection_without_judge_or_format_needs_only_preds_and_target() -> None:
     collection = consistency_metrics(3, prefix="val/", judged=False, formatted=False)
     collection.update(preds=PREDS, target=TARGET)

@@ -49,8 +49,9 @@ class ConsistencyMetric(Metric):
     is_differentiable = False
     higher_is_better: bool | None = True
     full_state_update = False
-    #: Inputs this metric cannot be computed without (checked in ``update``).
-    requires: ClassVar[tuple[str, ...]] = ()
+    #: Inputs this metric cannot be computed without; ``update`` checks ``self.requires``, which a collection
+    #: widens to the union over its members (compute groups update only one member per batch).
+    required_inputs: ClassVar[tuple[str, ...]] = ()
 
     joint: torch.Tensor
     formatted: torch.Tensor
@@ -61,6 +62,7 @@ class ConsistencyMetric(Metric):
         if num_classes < 1:
             raise ValueError(f"{type(self).__name__}: num_classes must be >= 1, got {num_classes}")
         self.num_classes = num_classes
+        self.requires: tuple[str, ...] = self.required_inputs
         width = num_classes + 1
         self.add_state(
             "joint", torch.zeros(num_classes, width, width, dtype=torch.long), dist_reduce_fx="sum"
@@ -148,7 +150,7 @@ class UnparseableRate(ConsistencyMetric):
 class FormatRate(ConsistencyMetric):
     """Share of completions passing the strict reference format check (needs ``well_formatted``)."""
 
-    requires = ("well_formatted",)
+    required_inputs = ("well_formatted",)
 
     def compute(self) -> torch.Tensor:
         """Formatted / seen."""
@@ -158,7 +160,7 @@ class FormatRate(ConsistencyMetric):
 class ExplanationEmotionAccuracy(ConsistencyMetric):
     """EEA: share of rationales the judge names as the gold emotion (needs ``judged``)."""
 
-    requires = ("judged",)
+    required_inputs = ("judged",)
 
     def compute(self) -> torch.Tensor:
         """Reduce the accumulated counts."""
@@ -168,7 +170,7 @@ class ExplanationEmotionAccuracy(ConsistencyMetric):
 class ExplanationPredictionConsistency(ConsistencyMetric):
     """EPC: share where the judged rationale emotion equals the answer (needs ``judged``)."""
 
-    requires = ("judged",)
+    required_inputs = ("judged",)
 
     def compute(self) -> torch.Tensor:
         """Reduce the accumulated counts."""
@@ -178,7 +180,7 @@ class ExplanationPredictionConsistency(ConsistencyMetric):
 class FaithfulConsistencyRate(ConsistencyMetric):
     """FCR (joint): share with answer = gold = judged rationale emotion (needs ``judged``)."""
 
-    requires = ("judged",)
+    required_inputs = ("judged",)
 
     def compute(self) -> torch.Tensor:
         """Reduce the accumulated counts."""
@@ -188,7 +190,7 @@ class FaithfulConsistencyRate(ConsistencyMetric):
 class FaithfulConsistencyGivenCorrect(ConsistencyMetric):
     """FCR conditional on a correct answer: faithful clips / correctly answered clips (needs ``judged``)."""
 
-    requires = ("judged",)
+    required_inputs = ("judged",)
 
     def compute(self) -> torch.Tensor:
         """Reduce the accumulated counts."""
@@ -199,7 +201,7 @@ class UnjudgedCount(ConsistencyMetric):
     """Number of rationales the judge left unjudged (needs ``judged``)."""
 
     higher_is_better = False
-    requires = ("judged",)
+    required_inputs = ("judged",)
 
     def compute(self) -> torch.Tensor:
         """Reduce the accumulated counts."""
@@ -243,4 +245,8 @@ def consistency_metrics(
     if tables:
         metrics["per_class_recall"] = PerClassRecall(num_classes)
         metrics["confusion_matrix"] = RecognitionConfusionMatrix(num_classes)
+    members = [m for m in metrics.values() if isinstance(m, ConsistencyMetric)]
+    required = tuple(sorted({name for m in members for name in m.required_inputs}))
+    for metric in members:
+        metric.requires = required
     return MetricCollection(metrics, prefix=prefix)
