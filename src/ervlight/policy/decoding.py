@@ -55,8 +55,14 @@ def prompt_positions(context: PromptContext) -> torch.Tensor:
 
 
 def next_positions(positions: torch.Tensor) -> torch.Tensor:
-    """Position of the first completion token: one past the largest prompt position (``[B]`` or ``[3, B]``)."""
-    return positions.amax(dim=-1) + 1
+    """Position of the first completion token: one past the largest prompt position (``[B]`` or ``[3, B]``).
+
+    For M-RoPE (``[3, B, P]``) the maximum is taken over all three axes, as HF's ``rope_deltas`` do: text after
+    the prompt advances the three axes together.
+    """
+    if positions.dim() == 3:
+        return (positions.amax(dim=(0, 2)) + 1).expand(positions.shape[0], -1)  # [3, B]
+    return positions.amax(dim=-1) + 1  # [B]
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
