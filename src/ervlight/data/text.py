@@ -27,6 +27,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ervlight.data.batch import TextBatch
+from ervlight.data.files import read_text
+from ervlight.data.mafw import find_mafw_split_file
 from ervlight.labels import GOEMOTIONS, LabelSpace, get_label_space
 from ervlight.parsing import extract_answer, extract_think, split_sentences
 
@@ -217,31 +219,30 @@ def read_reasoning_json(
     return examples
 
 
-def read_mafw_captions(path: str | Path, label_space: str = "goemotions") -> list[TextExample]:
-    """English captions of a MAFW ``with_caption`` split file (GBK, ``clip<TAB>label<TAB>zh<TAB>en``).
+def read_mafw_captions(
+    path: str | Path, label_space: str = "goemotions", split: str = "train", fold: int = 1
+) -> list[TextExample]:
+    """English captions of a MAFW ``with_caption`` list (GBK, ``clip<TAB>label<TAB>zh<TAB>en``).
 
-    Rows without an English caption (``-`` or missing) are skipped; compound labels (``anger_disgust``) are read
-    in the compound space.
+    ``path`` is the list file itself, or a MAFW root whose ``with_caption`` list of ``split``/``fold`` is found
+    as :func:`ervlight.data.mafw.find_mafw_split_file` finds it (single view; compound lists by file). Only the
+    text is read, so clips need not be present. Rows without an English caption (``-``) are skipped; compound
+    labels (``anger_disgust``) are read in the compound space.
     """
     path = Path(path)
+    if path.is_dir():
+        path = find_mafw_split_file(path, split, fold, "single", captions=True)
     if not path.is_file():
         raise FileNotFoundError(f"MAFW caption file {path} does not exist")
-    raw = path.read_bytes()
-    try:
-        content = raw.decode("gbk")
-    except UnicodeDecodeError:
-        content = raw.decode("gb18030", errors="replace")
+    content, _ = read_text(path, ("gbk", "gb18030", "utf-8-sig"))
     space, mafw = get_label_space(label_space), get_label_space("mafw_compound")
     examples = []
     for number, line in enumerate(content.splitlines(), start=1):
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < 4 or fields[3] in ("", "-"):
             continue
-        examples.append(
-            TextExample(
-                fields[3], _to_space([fields[1]], mafw, space, f"{path}:{number}"), f"{path}:{number}"
-            )
-        )
+        where = f"{path}:{number}"
+        examples.append(TextExample(fields[3], _to_space([fields[1]], mafw, space, where), where))
     return examples
 
 
@@ -252,8 +253,9 @@ def read_text_source(
     split: str | None = None,
     soft: bool = False,
     dataset: str = "mafw",
+    fold: int = 1,
 ) -> list[TextExample]:
-    """Read any text source by kind (``corpus``, ``emer``, ``mafw_captions``)."""
+    """Read any text source by kind (``corpus``, ``emer``, ``mafw_captions``); see the readers for fields."""
     if source == "corpus":
         return read_verifier_corpus(path, label_space, split=split, soft=soft)
     if soft:
@@ -263,7 +265,7 @@ def read_text_source(
     if source == "emer":
         return read_reasoning_json(path, label_space, dataset=dataset)
     if source == "mafw_captions":
-        return read_mafw_captions(path, label_space)
+        return read_mafw_captions(path, label_space, split=split or "train", fold=fold)
     raise ValueError(f"unknown text source {source!r}; expected corpus, emer or mafw_captions")
 
 

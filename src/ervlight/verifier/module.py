@@ -108,7 +108,8 @@ class VerifierModule(BaseModule):
         model, self.tokenizer = load_classifier(
             self.backbone, self.space.labels, self.multi_label, trust_remote_code=self.trust_remote_code
         )
-        self.model: nn.Module = model
+        # transformers loads in eval mode, and Lightning keeps the modes it finds
+        self.model: nn.Module = model.train()
         if self.lora_rank:
             from peft import LoraConfig, TaskType, get_peft_model
 
@@ -128,12 +129,15 @@ class VerifierModule(BaseModule):
     def configure_metrics(self) -> None:
         """One :class:`VerifierMetrics` per stage."""
         self.metrics = nn.ModuleDict(
-            {s: VerifierMetrics(self.space.labels, self.multi_label, self.metric_threshold) for s in _STAGES}
+            {
+                f"{s}_metrics": VerifierMetrics(self.space.labels, self.multi_label, self.metric_threshold)
+                for s in _STAGES
+            }
         )
 
     def _metrics(self, stage: str) -> VerifierMetrics:
         """The metrics of a stage."""
-        metrics: VerifierMetrics = self.metrics[stage]  # type: ignore[assignment]
+        metrics: VerifierMetrics = self.metrics[f"{stage}_metrics"]  # type: ignore[assignment]
         return metrics
 
     # -- forward and loss ---------------------------------------------------------------------------------------
