@@ -94,7 +94,9 @@ def omni_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def thinker_policy(omni_folder: Path) -> QwenOmniThinker:
     """The tiny thinker loaded from its folder, float32, eval mode."""
-    return QwenOmniThinker(str(omni_folder), dtype="float32").eval()
+    return QwenOmniThinker(
+        str(omni_folder), dtype="float32", frame_mean=(0.0, 0.0, 0.0), frame_std=(1.0, 1.0, 1.0)
+    ).eval()
 
 
 def hf_inputs(policy: QwenOmniThinker, batch: Any) -> Any:
@@ -178,6 +180,8 @@ def test_full_thinker_round_trips(thinker_policy: QwenOmniThinker, tmp_path: Pat
     )
     expected = thinker_policy.completion_logprobs(context, out.completion_ids, out.completion_mask)
     thinker_policy.save_pretrained(tmp_path / "full")
-    loaded = QwenOmniThinker.from_pretrained(tmp_path / "full", dtype="float32").eval()
+    loaded = QwenOmniThinker.from_pretrained(
+        tmp_path / "full", dtype="float32", frame_mean=(0.0, 0.0, 0.0), frame_std=(1.0, 1.0, 1.0)
+    ).eval()
     actual = loaded.completion_logprobs(loaded.encode(batch), out.completion_ids, out.completion_mask)
     torch.testing.assert_close(actual, expected)

@@ -4,7 +4,9 @@
 audio towers ONCE, merges their features into the placeholder positions of the token embeddings and computes
 the M-RoPE position ids (``[3, B, P]``); generation and log-probs then run on the thinker's text model only
 (:class:`~ervlight.policy.decoder.DecoderPolicy`), continuing the text positions after the prompt.
-Frames are expected as float RGB in ``[0, 1]`` (``MediaBatch.frames``); audio as 16 kHz mono waveforms.
+Frames arrive normalised by the data layer (``(x - mean) / std``, SigLIP's 0.5/0.5 by default); they are mapped back
+to ``[0, 1]`` RGB with ``frame_mean``/``frame_std`` before the processor applies its own normalisation. Audio:
+16 kHz mono waveforms.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class QwenOmniThinker(DecoderPolicy):
         dtype: weight dtype when loading (``"bfloat16"`` for real checkpoints).
         fps: frame rate the frames were sampled at (temporal positions of the video patches).
         use_audio: feed the audio track (clips without audio get no audio placeholder).
+        frame_mean: per-channel mean the data layer normalised frames with (undone before the processor).
+        frame_std: per-channel std the data layer normalised frames with.
         attn_implementation: HF attention backend (``"sdpa"``, ``"flash_attention_2"``…), default HF's choice.
         trust_remote_code: passed to the loaders; only for checkpoints you trust.
     """
@@ -65,6 +69,8 @@ class QwenOmniThinker(DecoderPolicy):
         dtype: str = "bfloat16",
         fps: float = 2.0,
         use_audio: bool = True,
+        frame_mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
+        frame_std: tuple[float, float, float] = (0.5, 0.5, 0.5),
         attn_implementation: str | None = None,
         trust_remote_code: bool = False,
     ) -> None:
@@ -77,6 +83,7 @@ class QwenOmniThinker(DecoderPolicy):
         self.processor = processor
         self.fps = fps
         self.use_audio = use_audio
+        self.frame_mean, self.frame_std = tuple(frame_mean), tuple(frame_std)
         if isinstance(model, str):
             kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype), "trust_remote_code": trust_remote_code}
             if attn_implementation is not None:
@@ -155,7 +162,10 @@ class QwenOmniThinker(DecoderPolicy):
                 "QwenOmniThinker.encode needs a MediaBatch (frames and audio), got a list of prompts"
             )
         rows = sorted(self._audio_rows(batch))
-        videos = [batch.frames[i][batch.frame_mask[i].bool()].float().cpu() for i in range(len(batch))]
+        mean = torch.tensor(self.frame_mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.frame_std).view(1, 3, 1, 1)
+        frames = (batch.frames.float().cpu() * std + mean).clamp(0.0, 1.0)  # [B, T, C, H, W] in [0, 1]
+        videos = [frames[i][batch.frame_mask[i].bool().cpu()] for i in range(len(batch))]
         audio = [batch.audio[i][batch.audio_mask[i].bool()].float().cpu().numpy() for i in rows]
         inputs = self.processor(
             text=self._prompt_texts(batch, prompts),
