@@ -48,6 +48,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "labels": Command("show a label space: labels, official ids, accepted words", "ervlight.labels_cli:main"),
     "data": Command("dataset tools: inspect, export-r1omni, make-demo", "ervlight.data.cli:main"),
+    "verifier": Command("score rationales offline with a trained verifier", "ervlight.verifier.cli:main"),
 }
 
 

@@ -2,7 +2,8 @@
 
 from ervlight.rewards.accuracy import AccuracyReward
 from ervlight.rewards.base import RewardFunction, RewardInputs
+from ervlight.rewards.explanation import ExplanationReward
 from ervlight.rewards.format import FormatReward
 
-__all__ = ["AccuracyReward", "FormatReward", "RewardFunction", "RewardInputs"]
+__all__ = ["AccuracyReward", "ExplanationReward", "FormatReward", "RewardFunction", "RewardInputs"]
 from ervlight.rewards.registry import RewardRegistry as RewardRegistry, RewardSpec as RewardSpec  # noqa: I001
