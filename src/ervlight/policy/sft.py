@@ -25,6 +25,7 @@ from ervlight.evaluation.metrics import consistency_metrics
 from ervlight.labels import get_label_space
 from ervlight.policy.base import Policy, SamplingConfig
 from ervlight.policy.decoder import DecoderPolicy
+from ervlight.policy.schedule import WarmupCosineLR
 
 __all__ = ["SFTModule"]
 
@@ -91,6 +92,15 @@ class SFTModule(BaseModule):
                 for stage in ("val", "test")
             }
         )
+
+    def configure_optimizers(self) -> Any:
+        """The injected optimizer and scheduler; a :class:`WarmupCosineLR` without ``total_steps`` gets the run's."""
+        configured = super().configure_optimizers()
+        if isinstance(configured, dict):
+            scheduler = configured["lr_scheduler"]["scheduler"]
+            if isinstance(scheduler, WarmupCosineLR) and scheduler.total_steps is None:
+                scheduler.total_steps = int(self.trainer.estimated_stepping_batches)
+        return configured
 
     # ----------------------------------------------------------------- loss
     def sft_loss(self, batch: MediaBatch) -> torch.Tensor:
