@@ -20,7 +20,9 @@ frame indices a decoder sampled with the ``frame_index_of`` fixture; every audio
 * ``r1omni_root`` — ``MAFW/videos/*.mp4`` and ``DFEW/videos/<n>.mp4`` (unpadded names) with ``train.json``
   (R1-Omni records, adjective answers) and ``emer.json`` (the same clips with ``<think>…</think>\\n<answer>…``
   cold-start targets); ``r1omni_json`` / ``emer_json`` are the two files.
-* ``bad_media`` — ``{"zero_byte", "corrupt", "truncated", "no_video", "no_audio", "few_frames"}`` -> paths.
+* ``bad_media`` — ``{"zero_byte", "corrupt", "truncated", "truncated_indexed", "no_video", "no_audio",
+  "few_frames"}`` -> paths (``truncated`` is cut before its index, ``truncated_indexed`` is a faststart mp4 cut
+  in its media data, ``no_video`` is a WAV named ``.mp4``, ``few_frames`` has 3 frames).
 """
 
 from __future__ import annotations
@@ -257,7 +259,10 @@ def build_bad_media(root: Path) -> dict[str, Path]:
     paths = {name: base / f"{name}.mp4" for name in ("zero_byte", "corrupt", "truncated", "no_video")}
     paths["zero_byte"].write_bytes(b"")
     paths["corrupt"].write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
-    paths["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 5])
+    paths["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 5])  # cut before the index
+    indexed = write_mp4(base / "indexed.mp4", coded_frames(50), 25, tone(2.0, 16000), faststart=True)
+    paths["truncated_indexed"] = base / "truncated_indexed.mp4"  # index first, media data cut
+    paths["truncated_indexed"].write_bytes(indexed.read_bytes()[: indexed.stat().st_size // 2])
     write_wav(base / "tone.wav", 1.0)
     shutil.copyfile(base / "tone.wav", paths["no_video"])  # a WAV named .mp4: opens, but has no video stream
     paths["no_audio"] = write_clip(base / "no_audio.mp4", 1.0, 25, None)
@@ -297,7 +302,7 @@ def emer_json(r1omni_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def bad_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Broken media: zero_byte, corrupt, truncated, no_video, no_audio, few_frames (3 frames)."""
+    """Broken media: zero_byte, corrupt, truncated, truncated_indexed, no_video, no_audio, few_frames (3 frames)."""
     return build_bad_media(tmp_path_factory.mktemp("bad_media"))
 
 

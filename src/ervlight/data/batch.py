@@ -32,6 +32,8 @@ class MediaBatch:
         has_audio: ``[B]`` bool, ``False`` where the clip had no audio track (its audio is zeros).
         targets: reasoning targets ``<think>…</think>\\n<answer>…</answer>`` for SFT, ``None`` where absent.
         captions: dataset captions (MAFW ``with_caption``), ``None`` where absent.
+        skipped: clips dropped from this batch by the skip policy, as ``(clip_id, kind, message)``
+            (evaluation batches may therefore hold fewer than ``batch_size`` samples).
     """
 
     clip_ids: list[str]
@@ -47,6 +49,7 @@ class MediaBatch:
     audio_feature_mask: torch.Tensor | None = None
     targets: list[str | None] = field(default_factory=list)
     captions: list[str | None] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.clip_ids)

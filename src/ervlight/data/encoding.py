@@ -14,6 +14,7 @@ all, as the MAFW clips that yield no audio.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def write_mp4(
     keyframe_interval_s: float = 1.0,
     audio_bitrate: int = 96000,
     threads: int = 1,
+    faststart: bool = False,
 ) -> Path:
     """Write ``frames`` (and ``audio``, if given) to an H.264 + AAC mp4 at ``path``; returns the path.
 
@@ -95,6 +97,7 @@ def write_mp4(
         keyframe_interval_s: seconds between keyframes (the GOP length), so that readers can seek.
         audio_bitrate: AAC bit rate in bit/s.
         threads: encoder threads; fixed (not "auto") so that the output does not depend on the machine.
+        faststart: put the mp4 index (``moov``) before the media data (web layout; a second pass over the file).
     """
     _check_frames(frames)
     rate = Fraction(fps).limit_denominator(1001)
@@ -105,22 +108,24 @@ def write_mp4(
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     try:
-        _encode(
-            partial,
-            frames,
-            rate,
-            samples,
-            sample_rate,
-            crf,
-            preset,
-            keyframe_interval_s,
-            audio_bitrate,
-            threads,
-        )
+        settings = _Settings(crf, preset, keyframe_interval_s, audio_bitrate, threads, faststart)
+        _encode(partial, frames, rate, samples, sample_rate, settings)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Encoder settings of :func:`write_mp4`."""
+
+    crf: int
+    preset: str
+    keyframe_interval_s: float
+    audio_bitrate: int
+    threads: int
+    faststart: bool
 
 
 def _encode(
@@ -129,25 +134,22 @@ def _encode(
     rate: Fraction,
     audio: np.ndarray | None,
     sample_rate: int,
-    crf: int,
-    preset: str,
-    keyframe_interval_s: float,
-    audio_bitrate: int,
-    threads: int,
+    settings: _Settings,
 ) -> None:
     """Mux the video stream and the optional audio stream into ``path`` (mp4 container)."""
     height, width = frames.shape[1:3]
-    with av.open(str(path), mode="w", format="mp4") as container:
+    options = {"movflags": "faststart"} if settings.faststart else {}
+    with av.open(str(path), mode="w", format="mp4", options=options) as container:
         video = container.add_stream("libx264", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = 1 / rate
-        video.codec_context.gop_size = max(1, round(float(rate) * keyframe_interval_s))
-        video.codec_context.thread_count = threads
-        video.options = {"crf": str(crf), "preset": preset}
+        video.codec_context.gop_size = max(1, round(float(rate) * settings.keyframe_interval_s))
+        video.codec_context.thread_count = settings.threads
+        video.options = {"crf": str(settings.crf), "preset": settings.preset}
         sound = None
         if audio is not None:
             sound = container.add_stream("aac", rate=sample_rate, layout=_LAYOUTS[audio.shape[0]])
-            sound.bit_rate = audio_bitrate
+            sound.bit_rate = settings.audio_bitrate
         layout = None if audio is None else _LAYOUTS[audio.shape[0]]
         sent = 0  # audio samples sent so far; audio is fed in step with the video so the file is interleaved
         for t, image in enumerate(frames):

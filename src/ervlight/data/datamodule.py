@@ -1,0 +1,327 @@
+"""``ERVDataModule``: the one LightningDataModule of ervlight (MAFW, DFEW, R1-Omni/EMER JSON -> batches).
+
+YAML (LightningCLI, ``data:`` section)::
+
+    data:
+      class_path: ervlight.data.datamodule.ERVDataModule
+      init_args:
+        train: [{kind: mafw, root: /data/MAFW}, {kind: dfew, root: /data/DFEW}]   # mixed, as the reference
+        fold: 1
+        num_frames: 8
+        image_size: 224
+
+Stages and splits: official sources (``dfew``, ``mafw``) read ``train`` for training and ``test`` for
+validation, test and prediction unless a source names its split. MAFW and DFEW have no validation split, so
+validating on the fold's test list is the common (optimistic) practice; give ``val`` sources to do otherwise.
+``val``/``test``/``predict`` default to the ``train`` sources that are official datasets (JSON sources have no
+held-out part). Datasets are built per modality by one method each (:attr:`ERVDataModule.dataset_builders`) and
+batched by that modality's collate (:attr:`ERVDataModule.collate_fns`); this module implements ``media``
+(-> :class:`~ervlight.data.batch.MediaBatch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from ervlight.data.cache import SampleCache
+from ervlight.data.dataset import BadSamplePolicy, ClipDataset, collate_media
+from ervlight.data.decoding import AudioPolicy, AudioSpan, ClipDecoder, ShortClipPolicy
+from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
+from ervlight.data.records import InvalidRow, SplitListing
+from ervlight.data.sampling import SamplingMode
+from ervlight.data.sources import OFFICIAL_KINDS, DataSource, read_source
+from ervlight.data.transforms import DefaultPreprocessor, MediaPreprocessor, ResizeMode
+
+__all__ = ["ERVDataModule", "seed_worker"]
+
+log = logging.getLogger(__name__)
+_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+_DEFAULT_OFFICIAL_SPLIT = {"train": "train", "val": "test", "test": "test", "predict": "test"}
+_SHOWN = 5  # ids shown per warning line
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed Python's and NumPy's generators in a DataLoader worker from its torch seed (distinct per worker)."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+class ERVDataModule(LightningDataModule):
+    """Mixes dataset sources per split and yields typed batches.
+
+    Args:
+        train: sources of the training split (a list of :class:`~ervlight.data.sources.DataSource` mappings).
+        val: sources for validation (default: the official ``train`` sources' ``test`` lists).
+        test: sources for testing (default: as ``val``).
+        predict: sources for prediction (default: as ``test``).
+        fold: official fold 1..5 for sources that do not name one.
+        modality: ``media`` (clips -> :class:`MediaBatch`).
+        num_frames: frames per clip ``T`` (reference: 8).
+        image_size: frames are ``image_size x image_size`` (224 for SigLIP-style encoders; e.g. 64 for CPU demos).
+        resize_mode: ``pad`` (pad to square, default), ``crop`` (centre crop) or ``stretch``.
+        audio: decode the audio track (``False``: empty audio).
+        audio_features: compute log-mel features (``MediaBatch.audio_features``).
+        n_mels: mel bins of the features (Whisper large-v3: 128).
+        sample_rate: audio rate in Hz.
+        audio_policy: clip without an audio track: ``zeros`` (zeros + ``has_audio=False``, default), ``skip``,
+            ``error``.
+        audio_span: ``clip`` (whole track, default) or ``frames`` (the span of the sampled frames).
+        short_clip_policy: fewer frames than ``num_frames``: ``repeat`` the last (masked, default) or ``error``.
+        train_sampling: frame sampling in training (``random`` within segments, default).
+        eval_sampling: frame sampling in validation/test/predict (``middle`` of segments, default).
+        augment: training augmentation (random crop position, flip); off by default: train = eval preprocessing.
+        require_targets: training records must carry reasoning targets (SFT); others are reported and dropped.
+        backend: ``pyav`` (default) or ``torchcodec`` (optional).
+        decode_threads: decoder threads per clip (1 suits workers).
+        batch_size: training batch size.
+        eval_batch_size: batch size of the other splits (default: ``batch_size``).
+        num_workers: DataLoader workers (each seeded by :func:`seed_worker`).
+        pin_memory: pin batches in page-locked memory (GPU training).
+        bad_sample_policy: unreadable clips and rows: ``skip`` (count, leave out, summarise per epoch; default)
+            or ``fail``.
+        cache_dir: folder of an on-disk cache of decoded clips (deterministic sampling only); ``None``: no cache.
+        preprocessor: replaces the default frame/audio preprocessing (e.g. a policy's own processor).
+    """
+
+    def __init__(
+        self,
+        train: list[DataSource] | None = None,
+        val: list[DataSource] | None = None,
+        test: list[DataSource] | None = None,
+        predict: list[DataSource] | None = None,
+        fold: int = 1,
+        modality: str = "media",
+        num_frames: int = 8,
+        image_size: int = 224,
+        resize_mode: ResizeMode = "pad",
+        audio: bool = True,
+        audio_features: bool = True,
+        n_mels: int = 128,
+        sample_rate: int = 16000,
+        audio_policy: AudioPolicy = "zeros",
+        audio_span: AudioSpan = "clip",
+        short_clip_policy: ShortClipPolicy = "repeat",
+        train_sampling: SamplingMode = "random",
+        eval_sampling: SamplingMode = "middle",
+        augment: bool = False,
+        require_targets: bool = False,
+        backend: str = "pyav",
+        decode_threads: int = 1,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        bad_sample_policy: BadSamplePolicy = "skip",
+        cache_dir: str | None = None,
+        preprocessor: MediaPreprocessor | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["preprocessor"])
+        self.sources = {"train": list(train or []), "val": val, "test": test, "predict": predict}
+        self.fold, self.modality = fold, modality
+        self.train_sampling, self.eval_sampling = train_sampling, eval_sampling
+        self.require_targets, self.bad_sample_policy = require_targets, bad_sample_policy
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.num_workers, self.pin_memory, self.cache_dir = num_workers, pin_memory, cache_dir
+        self.decoder = ClipDecoder(
+            num_frames,
+            backend,
+            decode_threads,
+            sample_rate,
+            audio,
+            audio_policy,
+            audio_span,
+            short_clip_policy,
+        )
+        self.preprocessor = preprocessor or DefaultPreprocessor(
+            image_size, resize_mode, audio_features=audio and audio_features, n_mels=n_mels, augment=augment
+        )
+        #: modality -> method building the dataset of a split (``None`` when the split has no source).
+        self.dataset_builders: dict[str, Callable[[str], Dataset | None]] = {"media": self._media_dataset}
+        #: modality -> collate function of its batches.
+        self.collate_fns: dict[str, Callable[[list[Any]], Any]] = {"media": collate_media}
+        self.datasets: dict[str, Dataset | None] = {}
+        self.listings: dict[str, SplitListing] = {}
+        self.skipped: dict[tuple[str, int], Counter[str]] = {}
+        self._skipped_ids: dict[tuple[str, int], list[str]] = {}
+        self._epoch_key: tuple[str, int] | None = None
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def split_sources(self, split: str) -> list[DataSource]:
+        """The sources of a split (``train``/``val``/``test``/``predict``), defaults applied."""
+        given = self.sources.get(split)
+        if given is not None:
+            return list(given)
+        if split == "predict" and self.sources["test"] is not None:
+            return list(self.sources["test"])
+        if split in ("test", "predict") and self.sources["val"] is not None:
+            return list(self.sources["val"])
+        official = [s for s in self.sources["train"] or [] if s.kind in OFFICIAL_KINDS]
+        return official if split != "train" else []
+
+    def read_split(self, split: str) -> SplitListing:
+        """Read every source of a split into one listing (missing clips and bad rows reported, not raised)."""
+        listing = SplitListing(name=split)
+        for source in self.split_sources(split):
+            default = _DEFAULT_OFFICIAL_SPLIT[split] if source.kind in OFFICIAL_KINDS else None
+            listing.extend(read_source(source, default, self.fold))
+        if split == "train" and self.require_targets:
+            listing.invalid.extend(_without_targets(listing))
+            listing.records = [r for r in listing.records if r.target]
+        self._report(split, listing)
+        return listing
+
+    def _report(self, split: str, listing: SplitListing) -> None:
+        """Log missing clips, bad rows and warnings; raise on bad rows under ``fail`` or when nothing is left."""
+        for warning in listing.warnings:
+            log.warning("%s: %s", split, warning)
+        if listing.missing:
+            ids = ", ".join(m.clip_id for m in listing.missing[:_SHOWN])
+            more = "…" if len(listing.missing) > _SHOWN else ""
+            log.warning("%s: %d listed clips are not on disk (%s%s)", split, len(listing.missing), ids, more)
+        if listing.invalid:
+            first = listing.invalid[0]
+            if self.bad_sample_policy == "fail":
+                raise DatasetFormatError(
+                    first.source, f"{first.reason} ({len(listing.invalid)} bad rows in {split})"
+                )
+            log.warning(
+                "%s: %d rows skipped, first: %s: %s", split, len(listing.invalid), first.source, first.reason
+            )
+        if not listing.records:
+            raise DatasetLayoutError(split, "no usable clip in this split's sources")
+
+    # -- datasets -----------------------------------------------------------------------------------------------
+    def _media_dataset(self, split: str) -> Dataset | None:
+        """The clip dataset of a split (``None`` without sources)."""
+        if not self.split_sources(split):
+            return None
+        listing = self.read_split(split)
+        self.listings[split] = listing
+        train = split == "train"
+        sampling = self.train_sampling if train else self.eval_sampling
+        cache = (
+            SampleCache(self.cache_dir, self._cache_params(sampling)) if self.cache_dir is not None else None
+        )
+        return ClipDataset(
+            listing.records, self.decoder, self.preprocessor, train, sampling, self.bad_sample_policy, cache
+        )
+
+    def _cache_params(self, sampling: str) -> dict[str, Any]:
+        """Everything that changes a decoded clip: decoder settings, sampling and the decode size rule."""
+        decoder = {k: v for k, v in vars(self.decoder).items() if k != "backend"}
+        sizes = [
+            self.preprocessor.decode_size(h, w) for h, w in ((360, 640), (480, 640), (224, 224), (48, 64))
+        ]
+        return {
+            "decoder": decoder,
+            "backend": self.decoder.backend.name,
+            "sampling": sampling,
+            "sizes": sizes,
+        }
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the datasets of a stage (``fit``, ``validate``, ``test``, ``predict``; ``None``: all)."""
+        if self.modality not in self.dataset_builders:
+            raise ValueError(
+                f"unknown modality {self.modality!r}; expected one of {', '.join(self.dataset_builders)}"
+            )
+        splits = _STAGE_SPLITS.get(stage or "", ("train", "val", "test", "predict"))
+        for split in splits:
+            if split not in self.datasets:
+                self.datasets[split] = self.dataset_builders[self.modality](split)
+
+    # -- loaders ------------------------------------------------------------------------------------------------
+    def _loader(self, split: str) -> DataLoader:
+        """The DataLoader of a split; ``DatasetLayoutError`` if the split has no source."""
+        if split not in self.datasets:
+            self.setup({"train": "fit", "val": "validate"}.get(split, split))
+        dataset = self.datasets.get(split)
+        if dataset is None:
+            raise DatasetLayoutError(split, f"no sources configured for the {split} split")
+        train = split == "train"
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            collate_fn=self.collate_fns[self.modality],
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            worker_init_fn=seed_worker,
+            persistent_workers=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches."""
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """Validation batches (an empty list, i.e. no validation, when no source is configured)."""
+        return self._loader("val") if self.split_sources("val") else []
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches."""
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """Prediction batches."""
+        return self._loader("predict")
+
+    # -- skip bookkeeping ---------------------------------------------------------------------------------------
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Count the clips a batch had to skip; log the previous epoch's summary when a new epoch starts."""
+        trainer = self.trainer
+        key = (
+            str(trainer.state.stage.value) if trainer and trainer.state.stage else "",
+            trainer.current_epoch if trainer else 0,
+        )
+        if key != self._epoch_key:
+            self._log_summary(self._epoch_key)
+            self._epoch_key = key
+        skipped = getattr(batch, "skipped", None)
+        if skipped:
+            self.skipped.setdefault(key, Counter()).update(kind for _, kind, _ in skipped)
+            self._skipped_ids.setdefault(key, []).extend(clip_id for clip_id, _, _ in skipped)
+        return batch
+
+    def skip_summary(self, key: tuple[str, int] | None = None) -> list[str]:
+        """One line per (stage, epoch) with skipped clips (or only ``key``): counts per reason and the first ids."""
+        lines = []
+        for (stage, epoch), counts in sorted(self.skipped.items()):
+            if key is not None and (stage, epoch) != key:
+                continue
+            reasons = ", ".join(f"{kind}: {n}" for kind, n in counts.most_common())
+            ids = self._skipped_ids[(stage, epoch)]
+            shown = ", ".join(ids[:_SHOWN]) + ("…" if len(ids) > _SHOWN else "")
+            lines.append(f"{stage} epoch {epoch}: skipped {sum(counts.values())} clips ({reasons}): {shown}")
+        return lines
+
+    def _log_summary(self, key: tuple[str, int] | None) -> None:
+        """Log the skip summary of one (stage, epoch)."""
+        if key is not None:
+            for line in self.skip_summary(key):
+                log.warning(line)
+
+    def teardown(self, stage: str) -> None:
+        """Log the skip summary of the last epoch seen."""
+        self._log_summary(self._epoch_key)
+        self._epoch_key = None
+
+
+def _without_targets(listing: SplitListing) -> list[InvalidRow]:
+    """Invalid-row entries for records without a reasoning target."""
+    return [
+        InvalidRow(r.source, "no reasoning target (require_targets=True)")
+        for r in listing.records
+        if not r.target
+    ]
