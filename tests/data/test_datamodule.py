@@ -194,5 +194,5 @@ def test_no_sources_for_a_split(mafw_root: Path) -> None:
     dm = ERVDataModule(train=[DataSource("r1omni", str(mafw_root / "none.json"))])
     with pytest.raises(DatasetLayoutError, match="no sources configured for the test split"):
         dm.test_dataloader()
-    with pytest.raises(ValueError, match="unknown modality 'text'"):
-        ERVDataModule(modality="text").setup("fit")
+    with pytest.raises(ValueError, match="unknown modality 'pixels'"):
+        ERVDataModule(modality="pixels").setup("fit")

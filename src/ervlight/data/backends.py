@@ -13,7 +13,6 @@ output size (FFmpeg's swscale, area filter), so full-size frames are never copie
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -339,10 +338,25 @@ def get_backend(name: str, threads: int = 1) -> MediaBackend:
     return BACKENDS[name](threads=threads)
 
 
-def is_readable_media(path: str | os.PathLike[str]) -> bool:
-    """Whether FFmpeg can open ``path`` (used by ``ervlight data inspect``)."""
-    try:
-        with _open(Path(path)):
-            return True
-    except (MissingMediaError, EmptyMediaError, CorruptMediaError):
-        return False
+@dataclass(frozen=True)
+class MediaInfo:
+    """What :func:`probe_media` learns about a file without decoding it."""
+
+    num_frames: int
+    fps: float
+    duration: float
+    has_audio: bool
+
+
+def probe_media(path: Path) -> MediaInfo:
+    """Open a video file and read its video packets (no decoding): frame count, fps, duration, audio presence.
+
+    Raises the same typed errors as decoding for missing, empty, corrupt, truncated and video-less files.
+    """
+    with _open(path) as container:
+        if not container.streams.video:
+            raise NoVideoStreamError(path, "no video stream (audio-only or not a video file)")
+        stream = container.streams.video[0]
+        packets = PyAVBackend._demux(container, stream, None, path)
+        fps, duration = PyAVBackend._timing(stream, sorted(int(p.pts or 0) for p in packets))
+        return MediaInfo(len(packets), fps, duration, bool(container.streams.audio))

@@ -58,9 +58,12 @@ def find_dfew_split_file(root: Path, split: str, fold: int) -> Path:
     )
 
 
-def _media_dir(root: Path, media: DfewMedia) -> Path | None:
-    """The folder of a media layout (under ``Clip/`` or the root), or ``None`` when the tree has none."""
-    for base in (root / "Clip", root):
+def _media_dir(root: Path, media: DfewMedia, split_file: Path | None = None) -> Path | None:
+    """The folder of a media layout (under ``Clip/`` or the root, or next to the split folders' parent)."""
+    roots = [root] + (
+        [split_file.parents[2]] if split_file is not None and len(split_file.parents) > 2 else []
+    )
+    for base in [folder for r in roots for folder in (r / "Clip", r)]:
         for name in DFEW_MEDIA_DIRS[media]:
             if (base / name).is_dir():
                 return base / name
@@ -96,7 +99,8 @@ def read_dfew(
     rows, warning = _rows(path)
     if warning:
         listing.warnings.append(warning)
-    videos, frames = _media_dir(root, "video"), _media_dir(root, media) if media != "video" else None
+    videos = _media_dir(root, "video", path)
+    frames = _media_dir(root, media, path) if media != "video" else None
     for line, cells in rows:
         source = f"{path}:{line}"
         if len(cells) < 2 or not cells[0].isdigit():

@@ -69,9 +69,12 @@ def find_mafw_split_file(
     )
 
 
-def _media_dir(root: Path, media: MafwMedia) -> Path | None:
-    """``data/<clips|frames|faces>`` (or the same name under the root), ``None`` when absent."""
-    for base in (root / "data", root):
+def _media_dir(root: Path, media: MafwMedia, split_file: Path | None = None) -> Path | None:
+    """``data/<clips|frames|faces>`` under the root (or the split folder's parent); ``None`` when absent."""
+    roots = [root] + (
+        [split_file.parents[4]] if split_file is not None and len(split_file.parents) > 4 else []
+    )
+    for base in [folder for r in roots for folder in (r / "data", r)]:
         for name in _MEDIA_DIRS[media]:
             if (base / name).is_dir():
                 return base / name
@@ -105,7 +108,8 @@ def read_mafw(
     text, warning = read_text(path, ("gbk", "gb18030", "utf-8-sig") if captions else ("utf-8-sig", "gb18030"))
     if warning:
         listing.warnings.append(warning)
-    clips, frames, wavs = _media_dir(root, "video"), _media_dir(root, media), root / "data" / "audio_16k"
+    clips, frames = _media_dir(root, "video", path), _media_dir(root, media, path)
+    wavs = (clips.parent if clips is not None else root / "data") / "audio_16k"
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

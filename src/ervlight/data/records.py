@@ -109,12 +109,15 @@ class SplitListing:
         return len(self.records)
 
     def class_counts(self) -> dict[str, int]:
-        """Number of records per label, in the label space's order (labels with no clip are left out)."""
-        counts = Counter(r.label for r in self.records if r.label is not None)
-        if not self.records:
-            return {}
-        order = get_label_space(self.records[0].dataset).labels
-        return {label: counts[label] for label in order if counts[label]}
+        """Records per label in label-space order; keys are ``dataset:label`` when the listing mixes datasets."""
+        counts = Counter((r.dataset, r.label) for r in self.records if r.label is not None)
+        datasets = list(dict.fromkeys(r.dataset for r in self.records))
+        out: dict[str, int] = {}
+        for dataset in datasets:
+            for label in get_label_space(dataset).labels:
+                if counts[(dataset, label)]:
+                    out[f"{dataset}:{label}" if len(datasets) > 1 else label] = counts[(dataset, label)]
+        return out
 
     def extend(self, other: SplitListing) -> None:
         """Append another listing's records, missing clips, invalid rows and warnings."""
