@@ -163,3 +163,32 @@ def test_mafw_captions_from_a_root(tmp_path: Path) -> None:
     examples = read_text_source(tmp_path / "MAFW", "mafw_captions", "mafw", split="test", fold=2)
     assert [(e.text, e.labels) for e in examples] == [("She weeps. Tears fall.", ("sadness",))]
     assert [e.text for e in split_examples(examples)] == ["She weeps.", "Tears fall."]
+
+
+def test_datamodule_text_modality(corpus_file: Path, tmp_path: Path) -> None:
+    from ervlight.data.batch import TextBatch
+    from ervlight.data.datamodule import ERVDataModule
+    from ervlight.data.errors import DatasetLayoutError
+    from ervlight.data.text import TextSourceConfig
+
+    data = ERVDataModule(
+        modality="text", text=TextSourceConfig(str(corpus_file), label_space="dfew"), batch_size=8
+    )
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    assert isinstance(batch, TextBatch)
+    assert (len(batch), batch.label_space, batch.targets.shape) == (8, "dfew", (8,))
+    assert sum(len(b) for b in data.val_dataloader()) == VAL_ROWS
+    assert sum(len(b) for b in data.test_dataloader()) == TEST_ROWS
+    emer = tmp_path / "emer.json"
+    emer.write_text(json.dumps([{"reasoning": "He frowns. He shouts.", "label": "angry"}]), encoding="utf-8")
+    config = TextSourceConfig(str(emer), source="emer", sentences=True, soft=False)
+    paragraphs = ERVDataModule(modality="text", text=config, batch_size=4)
+    only = next(iter(paragraphs.train_dataloader()))
+    assert sorted(only.texts) == ["He frowns.", "He shouts."]  # shuffled
+    assert only.targets[:, 2].tolist() == [1.0, 1.0]  # anger
+    assert paragraphs.val_dataloader() == []
+    with pytest.raises(DatasetLayoutError, match="no sources configured for the test split"):
+        paragraphs.test_dataloader()
+    with pytest.raises(ValueError, match="modality 'text' needs the 'text' argument"):
+        ERVDataModule(modality="text").setup("fit")

@@ -16,7 +16,8 @@ validating on the fold's test list is the common (optimistic) practice; give ``v
 ``val``/``test``/``predict`` default to the ``train`` sources that are official datasets (JSON sources have no
 held-out part). Datasets are built per modality by one method each (:attr:`ERVDataModule.dataset_builders`) and
 batched by that modality's collate (:attr:`ERVDataModule.collate_fns`); this module implements ``media``
-(-> :class:`~ervlight.data.batch.MediaBatch`).
+(-> :class:`~ervlight.data.batch.MediaBatch`) and ``text`` (verifier texts from ``text:``, read by
+:mod:`ervlight.data.text` -> :class:`~ervlight.data.batch.TextBatch`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
 from ervlight.data.records import InvalidRow, SplitListing
 from ervlight.data.sampling import SamplingMode
 from ervlight.data.sources import OFFICIAL_KINDS, DataSource, read_source
+from ervlight.data.text import TextCollator, TextSourceConfig
 from ervlight.data.transforms import DefaultPreprocessor, MediaPreprocessor, ResizeMode
 
 __all__ = ["ERVDataModule", "seed_worker"]
@@ -65,7 +67,8 @@ class ERVDataModule(LightningDataModule):
         test: sources for testing (default: as ``val``).
         predict: sources for prediction (default: as ``test``).
         fold: official fold 1..5 for sources that do not name one.
-        modality: ``media`` (clips -> :class:`MediaBatch`).
+        modality: ``media`` (clips -> :class:`MediaBatch`) or ``text`` (verifier texts -> :class:`TextBatch`).
+        text: the text data of ``modality: text`` (path, source kind, label space, soft targets, splitting).
         num_frames: frames per clip ``T`` (reference: 8).
         image_size: frames are ``image_size x image_size`` (224 for SigLIP-style encoders; e.g. 64 for CPU demos).
         resize_mode: ``pad`` (pad to square, default), ``crop`` (centre crop) or ``stretch``.
@@ -101,6 +104,7 @@ class ERVDataModule(LightningDataModule):
         predict: list[DataSource] | None = None,
         fold: int = 1,
         modality: str = "media",
+        text: TextSourceConfig | None = None,
         num_frames: int = 8,
         image_size: int = 224,
         resize_mode: ResizeMode = "pad",
@@ -146,10 +150,17 @@ class ERVDataModule(LightningDataModule):
         self.preprocessor = preprocessor or DefaultPreprocessor(
             image_size, resize_mode, audio_features=audio and audio_features, n_mels=n_mels, augment=augment
         )
+        self.text = text
         #: modality -> method building the dataset of a split (``None`` when the split has no source).
-        self.dataset_builders: dict[str, Callable[[str], Dataset | None]] = {"media": self._media_dataset}
+        self.dataset_builders: dict[str, Callable[[str], Dataset | None]] = {
+            "media": self._media_dataset,
+            "text": self._text_dataset,
+        }
         #: modality -> collate function of its batches.
-        self.collate_fns: dict[str, Callable[[list[Any]], Any]] = {"media": collate_media}
+        self.collate_fns: dict[str, Callable[[list[Any]], Any]] = {
+            "media": collate_media,
+            "text": text.collator() if text is not None else TextCollator(),
+        }
         self.datasets: dict[str, Dataset | None] = {}
         self.listings: dict[str, SplitListing] = {}
         self.skipped: dict[tuple[str, int], Counter[str]] = {}
@@ -217,6 +228,12 @@ class ERVDataModule(LightningDataModule):
             listing.records, self.decoder, self.preprocessor, train, sampling, self.bad_sample_policy, cache
         )
 
+    def _text_dataset(self, split: str) -> Dataset | None:
+        """The verifier text dataset of a split (``None`` when the text source has none for it)."""
+        if self.text is None:
+            raise ValueError("modality 'text' needs the 'text' argument (path, source, label_space…)")
+        return self.text.dataset_of(split, self.fold)
+
     def _cache_params(self, sampling: str) -> dict[str, Any]:
         """Everything that changes a decoded clip: decoder settings, sampling and the decode size rule."""
         decoder = {k: v for k, v in vars(self.decoder).items() if k != "backend"}
@@ -267,6 +284,9 @@ class ERVDataModule(LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """Validation batches (an empty list, i.e. no validation, when no source is configured)."""
+        if self.modality == "text":
+            self.setup("validate")
+            return self._loader("val") if self.datasets["val"] is not None else []
         return self._loader("val") if self.split_sources("val") else []
 
     def test_dataloader(self) -> DataLoader:

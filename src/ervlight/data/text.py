@@ -38,6 +38,8 @@ __all__ = [
     "TextDataset",
     "TextExample",
     "TextSource",
+    "TextSourceConfig",
+    "build_text_dataset",
     "read_mafw_captions",
     "read_reasoning_json",
     "read_text_source",
@@ -267,6 +269,78 @@ def read_text_source(
     if source == "mafw_captions":
         return read_mafw_captions(path, label_space, split=split or "train", fold=fold)
     raise ValueError(f"unknown text source {source!r}; expected corpus, emer or mafw_captions")
+
+
+#: The split of each source read for a DataModule split (``None``: the source has none for it).
+_SOURCE_SPLITS: dict[str, dict[str, str | None]] = {
+    "corpus": {"train": "train", "val": "val", "test": "test", "predict": "test"},
+    "emer": {"train": "train", "val": None, "test": None, "predict": None},
+    "mafw_captions": {"train": "train", "val": "test", "test": "test", "predict": "test"},
+}
+
+
+def build_text_dataset(
+    split: str,
+    path: str | Path,
+    source: TextSource = "corpus",
+    label_space: str = "goemotions",
+    soft: bool = False,
+    sentences: bool = False,
+    dataset: str = "mafw",
+    fold: int = 1,
+) -> TextDataset | None:
+    """The dataset of a DataModule split (``train``/``val``/``test``/``predict``), ``None`` if there is none.
+
+    The corpus serves its own ``train``/``val``/``test`` rows (``predict`` reads ``test``); MAFW captions serve
+    the fold's ``train`` list for training and its ``test`` list otherwise; EMER JSON serves training only.
+    ``sentences`` splits paragraphs with :func:`ervlight.parsing.split_sentences`.
+    """
+    if source not in _SOURCE_SPLITS:
+        raise ValueError(f"unknown text source {source!r}; expected one of {', '.join(_SOURCE_SPLITS)}")
+    if split not in _SOURCE_SPLITS[source]:
+        raise ValueError(f"unknown split {split!r}; expected train, val, test or predict")
+    source_split = _SOURCE_SPLITS[source][split]
+    if source_split is None:
+        return None
+    examples = read_text_source(path, source, label_space, source_split, soft, dataset, fold)
+    if sentences:
+        examples = split_examples(examples)
+    if not examples:
+        raise ValueError(f"{path}: no {source_split} texts with {label_space} labels")
+    return TextDataset(examples, label_space)
+
+
+@dataclass(frozen=True)
+class TextSourceConfig:
+    """The text data of a verifier run, as :class:`~ervlight.data.datamodule.ERVDataModule` takes it (``text:``).
+
+    Attributes:
+        path: the verifier corpus (JSONL/CSV), an EMER-style JSON file, or a MAFW root / caption list.
+        source: ``corpus``, ``emer`` or ``mafw_captions``.
+        label_space: the verifier's labels (``goemotions`` multi-label; ``mafw``/``dfew`` single-label).
+        soft: train on the corpus's teacher probabilities (``probs``) instead of hard labels.
+        sentences: split paragraphs into sentences (each keeps its paragraph's labels).
+        dataset: label space of the answers in EMER-style JSON.
+        multi_label: ``[B, K]`` (``True``) or ``[B]`` (``False``) targets; ``None`` follows the label space.
+    """
+
+    path: str
+    source: TextSource = "corpus"
+    label_space: str = "goemotions"
+    soft: bool = False
+    sentences: bool = False
+    dataset: str = "mafw"
+    multi_label: bool | None = None
+
+    def dataset_of(self, split: str, fold: int = 1) -> TextDataset | None:
+        """The dataset of a DataModule split (see :func:`build_text_dataset`)."""
+        return build_text_dataset(
+            split, self.path, self.source, self.label_space, self.soft, self.sentences, self.dataset, fold
+        )
+
+    def collator(self) -> TextCollator:
+        """The collate function of these texts."""
+        return TextCollator(self.label_space, self.multi_label, self.soft)
 
 
 def split_examples(examples: Iterable[TextExample]) -> list[TextExample]:
