@@ -168,3 +168,17 @@ def test_minilm_training_beats_chance_on_held_out_phrasing(corpus_file: Path, tm
     (result,) = run.test(module, data["test"], verbose=False)
     assert result["test/f1_micro"] > 0.5
     assert result["test/f1_macro"] > 0.5
+
+
+def test_scorer_of_a_module_leaves_its_mode(tiny_bert_dir: Path) -> None:
+    module = VerifierModule(backbone=str(tiny_bert_dir), label_space="dfew")
+    assert module.model.training
+    scorer = module.scorer(batch_size=2)
+    probs = scorer.probabilities(["He is furious.", "She smiles.", "Calm."])
+    assert module.model.training
+    module.eval()
+    batch = TextCollator("dfew")(
+        [TextExample(t, ("angry",), "x") for t in ["He is furious.", "She smiles.", "Calm."]]
+    )
+    torch.testing.assert_close(probs, module.predict_step(batch, 0).detach(), atol=1e-5, rtol=1e-5)
+    assert probs.sum(dim=1).tolist() == pytest.approx([1.0, 1.0, 1.0])  # single-label: softmax

@@ -81,7 +81,7 @@ class VerifierScorer:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if device is not None:
             model.to(torch.device(device))  # type: ignore[arg-type]
-        self.model = model.eval()
+        self.model = model  # scored in eval mode; the caller's mode is restored after each pass
         self.tokenizer = tokenizer
         self.labels: tuple[str, ...] = config_labels(model.config)
         self.multi_label = config_multi_label(model.config) if multi_label is None else multi_label
