@@ -102,3 +102,10 @@ def test_bad_audio_is_rejected(tmp_path: Path, audio: np.ndarray, rate: int, mes
 def test_non_positive_fps_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fps must be positive"):
         write_mp4(tmp_path / "x.mp4", _frames(3), 0)
+
+
+def test_faststart_puts_the_index_first(tmp_path: Path) -> None:
+    plain = write_mp4(tmp_path / "plain.mp4", _frames(5), 25).read_bytes()
+    fast = write_mp4(tmp_path / "fast.mp4", _frames(5), 25, faststart=True).read_bytes()
+    assert plain.index(b"moov") > plain.index(b"mdat")
+    assert fast.index(b"moov") < fast.index(b"mdat")
