@@ -1,16 +1,20 @@
-"""Test doubles for the GRPO tests: a keyword verifier, a user reward, prompt data (no policy double)."""
+"""Test helpers for the GRPO tests: a keyword verifier, user rewards, prompt data, a tiny trainer (no policy double)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
-from lightning.pytorch import LightningDataModule
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from ervlight.grpo.types import PromptBatch
 from ervlight.labels import get_label_space
 from ervlight.rewards.base import RewardInputs
+from ervlight.rewards.registry import RewardSpec
 
 KEYWORDS = {"smiles": "joy", "laughs": "joy", "frowns": "sadness", "cries": "sadness", "shouts": "anger"}
 
@@ -43,6 +47,20 @@ class LengthReward:
         return torch.tensor([float(len(text) <= self.max_chars) for text in inputs.completions])
 
 
+class VowelReward:
+    """A dense user reward: the share of vowels among the letters (distinct completions almost surely differ)."""
+
+    name = "vowels"
+
+    def __call__(self, inputs: RewardInputs) -> torch.Tensor:
+        """``[N]`` rewards in ``[0, 1]``."""
+        scores = []
+        for text in inputs.completions:
+            letters = [c for c in text.lower() if c.isalpha()]
+            scores.append(sum(c in "aeiou" for c in letters) / max(len(letters), 1))
+        return torch.tensor(scores)
+
+
 PROMPTS = [
     ("Describe a smiling face.", "happy"),
     ("Describe a crying face.", "sad"),
@@ -56,16 +74,68 @@ def collate_prompts(rows: list[tuple[str, str]]) -> PromptBatch:
     return PromptBatch([p for p, _ in rows], [label for _, label in rows], ["dfew"] * len(rows))
 
 
+class ResumableLoader(DataLoader):  # type: ignore[type-arg]
+    """A DataLoader that saves how many batches it served, so Lightning resumes it mid-epoch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.served = 0
+        self.skip = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        skip, self.skip, self.served = self.skip, 0, 0
+        for index, batch in enumerate(super().__iter__()):
+            if index >= skip:
+                self.served = index + 1
+                yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"served": self.served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.skip = state["served"]
+
+
 class PromptData(LightningDataModule):
     """The four DFEW prompts above, in order, ``batch_size`` per batch, for training and validation."""
 
-    def __init__(self, batch_size: int = 2, repeats: int = 1) -> None:
+    def __init__(self, batch_size: int = 2, repeats: int = 1, resumable: bool = False) -> None:
         super().__init__()
         self.batch_size = batch_size
         self.rows = PROMPTS * repeats
+        self.resumable = resumable
 
     def train_dataloader(self) -> DataLoader[PromptBatch]:
-        return DataLoader(self.rows, batch_size=self.batch_size, shuffle=False, collate_fn=collate_prompts)  # type: ignore[arg-type]
+        loader = ResumableLoader if self.resumable else DataLoader
+        return loader(self.rows, batch_size=self.batch_size, shuffle=False, collate_fn=collate_prompts)  # type: ignore[arg-type]
 
     def val_dataloader(self) -> DataLoader[PromptBatch]:
         return DataLoader(self.rows, batch_size=self.batch_size, shuffle=False, collate_fn=collate_prompts)  # type: ignore[arg-type]
+
+
+def erv_rewards() -> list[RewardSpec]:
+    """Format, accuracy, the explanation reward with the keyword stub verifier, and a dense vowel-share reward.
+
+    A randomly initialised policy never earns the first three, so the dense reward gives the groups variance.
+    """
+    explanation = RewardSpec(name="explanation", init_args={"verifier": KeywordVerifier()})
+    vowels = RewardSpec(class_path="grpo_stubs.VowelReward")
+    return [RewardSpec(name="format"), RewardSpec(name="accuracy"), explanation, vowels]
+
+
+def tiny_trainer(root: Path, max_steps: int, **overrides: Any) -> Trainer:
+    """A CPU trainer logging to TensorBoard under ``root``, no checkpoints, no progress bar."""
+    settings: dict[str, Any] = {
+        "accelerator": "cpu",
+        "devices": 1,
+        "max_steps": max_steps,
+        "logger": TensorBoardLogger(root, name="grpo"),
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "limit_val_batches": 0,
+        "log_every_n_steps": 1,
+    }
+    settings.update(overrides)
+    return Trainer(**settings)

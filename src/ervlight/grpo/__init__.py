@@ -2,10 +2,12 @@
 
 from ervlight.grpo.advantages import aggregate_advantages, group_advantages, zero_std_groups
 from ervlight.grpo.loss import GRPOLoss, k3_kl, normaliser_count
+from ervlight.grpo.module import GRPOModule
 from ervlight.grpo.types import LossStats, PromptBatch, Rollout
 
 __all__ = [
     "GRPOLoss",
+    "GRPOModule",
     "LossStats",
     "PromptBatch",
     "Rollout",

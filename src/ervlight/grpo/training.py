@@ -1,0 +1,108 @@
+"""The optimisation half of a GRPO step: micro-batched backward passes under one normaliser, then updates.
+
+Kept apart from :mod:`ervlight.grpo.module` so the accumulation logic reads in one place. Symbols: ``N``
+completions of the step on this rank, ``L`` completion tokens.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ervlight.grpo.loss import normaliser_count
+from ervlight.grpo.rollout import context_rows, micro_batches
+from ervlight.grpo.stats import loss_stats
+from ervlight.grpo.types import LossStats, Rollout
+from ervlight.policy.base import PromptContext
+
+if TYPE_CHECKING:
+    from ervlight.grpo.module import GRPOModule
+
+__all__ = ["optimise_rollout", "step_normaliser"]
+
+
+def _reduce_sum(module: GRPOModule, value: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks (identity on one process)."""
+    if module._trainer is None or module.trainer.world_size == 1:
+        return value
+    reduced: torch.Tensor = module.trainer.strategy.reduce(value, reduce_op="sum")
+    return reduced
+
+
+def step_normaliser(module: GRPOModule, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(normaliser, global count)`` of the step: global count / world size, or the rank's count for bnpo."""
+    max_length = module.sampling.max_new_tokens
+    local = normaliser_count(module.loss_type, rollout.completion_mask, rollout.sequence_weights, max_length)
+    world = 1 if module._trainer is None else module.trainer.world_size
+    total = _reduce_sum(module, local.detach().clone())
+    normaliser = local if module.loss_type == "bnpo" else total / world
+    return normaliser.clamp(min=1e-12), total
+
+
+def _micro_step(
+    module: GRPOModule,
+    rollout: Rollout,
+    context: PromptContext,
+    start: int,
+    stop: int,
+    normaliser: torch.Tensor,
+) -> tuple[torch.Tensor, LossStats]:
+    """Forward and backward of completion rows ``start:stop``; returns the detached loss and its stats."""
+    rows, samples = context_rows(context, module.num_generations, start, stop)
+    ids, mask = rollout.completion_ids[start:stop], rollout.completion_mask[start:stop]  # [n, L]
+    logprobs = module.policy.completion_logprobs(
+        rows, ids, mask, samples, module.logprob_chunk_size, module.sampling.temperature
+    )  # [n, L]
+    old = None if rollout.old_logprobs is None else rollout.old_logprobs[start:stop]
+    ref = None if rollout.ref_logprobs is None else rollout.ref_logprobs[start:stop]
+    loss, stats = module.loss_fn(
+        logprobs.float(), mask, rollout.advantages[start:stop], normaliser, rollout.sequence_weights[start:stop],
+        old, ref,
+    )  # fmt: skip
+    if not loss.requires_grad:  # no completion token in this micro-batch: a zero gradient keeps ranks in step
+        loss = loss + sum((p.sum() * 0 for p in module.trainable_parameters()), loss.new_zeros(()))
+    module.manual_backward(loss)
+    return loss.detach(), stats
+
+
+def optimise_rollout(
+    module: GRPOModule, rollout: Rollout, context: PromptContext
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """``num_iterations`` updates on one rollout; returns the first update's loss and the loss statistics.
+
+    A step with nothing to learn on any rank (every group filtered or every token masked) runs no forward or
+    backward pass; its updates see no gradient (the optimizer leaves every weight as it is) but still count as
+    steps, so ``max_steps`` and the scheduler advance alike on every rank. It logs ``loss = 0``.
+    """
+    normaliser, total = step_normaliser(module, rollout)
+    optimizer = module.optimizers()
+    if isinstance(optimizer, list):
+        raise ValueError("GRPOModule expects exactly one optimizer")
+    scheduler = module.lr_schedulers()
+    device = rollout.advantages.device
+    sums = torch.zeros(5, device=device)
+    first_loss = torch.zeros((), device=device)
+    learn = total.item() > 0
+    for iteration in range(module.num_iterations):
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = torch.zeros((), device=device)
+        for start, stop in (
+            micro_batches(rollout.completion_ids.shape[0], module.micro_batch_size) if learn else []
+        ):
+            loss, stats = _micro_step(module, rollout, context, start, stop, normaliser)
+            step_loss += loss
+            sums += torch.stack(list(stats)).to(sums)
+        if learn and module.max_grad_norm is not None:
+            clip = module.max_grad_norm
+            module.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if scheduler is not None:
+            scheduler.step()  # type: ignore[union-attr]
+        if iteration == 0:
+            first_loss = step_loss
+    world = 1 if module._trainer is None else module.trainer.world_size
+    logs = loss_stats(LossStats(*_reduce_sum(module, sums).unbind()), module.beta)
+    logs["loss"] = (_reduce_sum(module, first_loss.clone()) / world).item()
+    return first_loss, logs
