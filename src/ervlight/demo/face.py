@@ -135,19 +135,19 @@ def _brows_and_forehead(canvas: _Canvas, spec: ClipSpec, au: np.ndarray) -> None
     thickness = spec.identity.brow_width / 224 * 2.8
     for side in (-1, 1):
         xs = np.array([0.13 - 0.06 * lower, 0.32 - 0.02 * lower, 0.52])
-        ys = np.array([-0.40, -0.44, -0.41]) + 0.09 * lower + np.array([0.05, 0.0, -0.01]) * lower
-        ys -= np.array([0.15, 0.05, 0.0]) * inner + np.array([0.0, 0.1, 0.14]) * outer
+        ys = np.array([-0.40, -0.44, -0.41]) + 0.11 * lower + np.array([0.06, 0.0, -0.01]) * lower
+        ys -= np.array([0.2, 0.07, 0.0]) * inner + np.array([0.0, 0.13, 0.18]) * outer
         canvas.line(np.stack([side * xs, ys], 1), colour, thickness, depth=0.25)
     crease = _shade(spec.identity.skin, 0.72)
     if inner + outer > 0.5:
         for k in range(1 + int(inner + outer > 1.2)):
             y = -0.62 - 0.06 * k
             canvas.line(_bezier(np.array([-0.3, y]), np.array([0.0, y - 0.03 * inner]), np.array([0.3, y])),
-                        crease, 0.012, 0.2)  # fmt: skip
+                        crease, 0.016, 0.2)  # fmt: skip
     if lower > 0.35:
         for side in (-1, 1):
             canvas.line(
-                np.array([[side * 0.05, -0.37], [side * 0.06, -0.28]]), crease, 0.012 + 0.01 * lower, 0.25
+                np.array([[side * 0.05, -0.37], [side * 0.06, -0.28]]), crease, 0.016 + 0.012 * lower, 0.25
             )
 
 
@@ -155,7 +155,7 @@ def _eyes(canvas: _Canvas, spec: ClipSpec, au: np.ndarray, blink: float, gaze: f
     """Eyes: openness from lid raise, tightening, droop, cheek raise and blinks; irises; lower-lid creases."""
     widen, tighten = au[_AU["upper_lid_raise"]], au[_AU["lid_tighten"]]
     droop, cheek = au[_AU["lid_droop"]], au[_AU["cheek_raise"]]
-    upper = max(0.005, 0.065 * (1 + 1.2 * widen - 0.5 * tighten - 0.6 * droop - 0.25 * cheek) * (1 - blink))
+    upper = max(0.005, 0.065 * (1 + 1.5 * widen - 0.6 * tighten - 0.6 * droop - 0.3 * cheek) * (1 - blink))
     lower_lid = max(0.004, 0.045 * (1 + 0.3 * widen - 0.45 * tighten - 0.5 * cheek) * (1 - blink))
     crease = _shade(spec.identity.skin, 0.7)
     for side in (-1, 1):
@@ -188,7 +188,7 @@ def _nose(canvas: _Canvas, spec: ClipSpec, au: np.ndarray) -> None:
                         np.array([0.1 + 0.02 * wrinkle, 0.12 - lift])), shadow, 0.018, depth=0.5)  # fmt: skip
     for k in range(round(3 * wrinkle)):
         y = -0.12 + 0.045 * k
-        canvas.line(np.array([[-0.06, y], [0.06, y + 0.01]]), shadow, 0.012, depth=0.45)
+        canvas.line(np.array([[-0.06, y], [0.06, y + 0.01]]), shadow, 0.016, depth=0.45)
 
 
 def _mouth(canvas: _Canvas, spec: ClipSpec, au: np.ndarray, jaw_open: float) -> None:
@@ -200,12 +200,12 @@ def _mouth(canvas: _Canvas, spec: ClipSpec, au: np.ndarray, jaw_open: float) -> 
     y0 = 0.45 - 0.02 * chin
     corners = []
     for side in (-1, 1):
-        lift = 0.11 * pull - 0.11 * depress + (0.11 * smirk if side == 1 else 0.0)
+        lift = 0.14 * pull - 0.14 * depress + (0.14 * smirk if side == 1 else 0.0)
         corners.append(np.array([side * (half + (0.03 * smirk if side == 1 else 0.0)), y0 - lift]))
     left, right = corners
     thin = 1 - 0.75 * min(press, 1.0)
     upper_mid = np.array([0.0, y0 - 0.02 * chin - 0.045 * upper_raise])
-    lower_mid = upper_mid + np.array([0.0, 0.005 + 0.25 * jaw_open])
+    lower_mid = upper_mid + np.array([0.0, 0.005 + 0.3 * jaw_open])
     outer_top = _bezier(left, upper_mid - np.array([0.0, 0.035 * thin + 0.01]), right)
     inner_top = _bezier(right, upper_mid, left)
     inner_bottom = _bezier(left, lower_mid, right)
@@ -225,10 +225,10 @@ def _mouth(canvas: _Canvas, spec: ClipSpec, au: np.ndarray, jaw_open: float) -> 
                 continue
             corner = right if side == 1 else left
             start, bend = np.array([side * 0.14, 0.12]), np.array([side * 0.24, 0.27])
-            canvas.line(_bezier(start, bend, corner + np.array([side * 0.03, 0.0])), fold, 0.012, 0.35)
+            canvas.line(_bezier(start, bend, corner + np.array([side * 0.03, 0.0])), fold, 0.016, 0.35)
     if chin > 0.35:
         canvas.line(
-            _bezier(np.array([-0.08, 0.66]), np.array([0.0, 0.63]), np.array([0.08, 0.66])), fold, 0.012, 0.3
+            _bezier(np.array([-0.08, 0.66]), np.array([0.0, 0.63]), np.array([0.08, 0.66])), fold, 0.016, 0.3
         )
 
 
@@ -278,8 +278,8 @@ def render_face(spec: ClipSpec, mouth: np.ndarray) -> np.ndarray:
                 big * 0.47 + dy * _SUPERSAMPLE + 25 * head_down,
             ),
             unit=big * 0.36 * scale,
-            roll=roll + 3.0 * wobble + 10 * jitter[t, 1],
-            yaw=yaw + 0.05 * wobble,
+            roll=roll + 1.5 * wobble + 10 * jitter[t, 1],
+            yaw=yaw + 0.03 * wobble,
             pitch=pitch + 0.08 * head_down + 0.02 * wobble + 0.2 * jitter[t, 2],
         )
         jaw_open = max(0.0, au[_AU["jaw_drop"]]) * 0.6 + 0.35 * float(mouth[t]) * (
