@@ -196,3 +196,17 @@ def test_no_sources_for_a_split(mafw_root: Path) -> None:
         dm.test_dataloader()
     with pytest.raises(ValueError, match="unknown modality 'pixels'"):
         ERVDataModule(modality="pixels").setup("fit")
+
+
+def test_random_training_sampling_is_seeded_per_worker(mafw_root: Path) -> None:
+    dm = ERVDataModule(train=[DataSource("mafw", str(mafw_root))], image_size=8, batch_size=10, num_workers=2,
+        audio=False)  # fmt: skip
+    dm.setup("fit")
+
+    def epoch(seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(seed)
+        return [b.frames for b in _all(dm.train_dataloader())]
+
+    first, again, other = epoch(1), epoch(1), epoch(2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))

@@ -199,3 +199,16 @@ def test_wav_is_read_and_truncated_wav_is_corrupt_or_short(tmp_path: Path) -> No
     assert PyAVBackend().read_audio(tmp_path / "a.wav").shape == (24000,)
     write_wav(tmp_path / "b.wav", 0.0)
     assert PyAVBackend().read_audio(tmp_path / "b.wav").shape == (0,)
+
+
+def test_sequential_fallback_gives_the_same_frames(
+    mafw_root: Path, monkeypatch: pytest.MonkeyPatch, frame_index_of: FrameIndex
+) -> None:
+    from ervlight.data.backends import PyAVBackend
+
+    record = _video(mafw_root / "data" / "clips" / "18000.mp4")
+    fast = ClipDecoder(num_frames=8).decode(record)
+    monkeypatch.setattr(PyAVBackend, "_decode_gops", lambda *args: {})  # as if a GOP could not decode alone
+    slow = ClipDecoder(num_frames=8).decode(record)
+    assert torch.equal(fast.frames, slow.frames)
+    assert _codes(slow.frames, frame_index_of) == sample_frame_indices(125, 8)[0]

@@ -205,33 +205,18 @@ class PyAVBackend(MediaBackend):
     def _frames(
         self, stream: av.video.stream.VideoStream, packets: list, pick: Picker, size: Sizer, path: Path
     ) -> RawClip:
-        """Decode the picked frames: only the GOPs that hold one, skipping unpicked non-reference frames."""
+        """Decode the picked frames GOP by GOP; falls back to one sequential pass if a GOP does not decode alone."""
         order = sorted(p.pts for p in packets)
         if len(set(order)) != len(order):
             raise CorruptMediaError(path, "video packets carry duplicate timestamps")
         indices = [int(i) for i in pick(len(order))]
         wanted = {order[i] for i in indices}
-        gops: list[list] = []
-        for packet in packets:
-            if packet.is_keyframe or not gops:
-                gops.append([])
-            gops[-1].append(packet)
         context = stream.codec_context
-        got: dict[int, np.ndarray] = {}
         try:
-            for gop in gops:
-                last = max((i for i, p in enumerate(gop) if p.pts in wanted), default=-1)
-                for packet in gop[: last + 1]:
-                    context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
-                    got.update(
-                        self._convert(f, wanted, size) for f in context.decode(packet) if f.pts in wanted
-                    )
-                if last >= 0:
-                    context.skip_frame = "DEFAULT"
-                    got.update(
-                        self._convert(f, wanted, size) for f in context.decode(None) if f.pts in wanted
-                    )
-                    context.flush_buffers()
+            got = self._decode_gops(context, packets, wanted, size)
+            if not wanted <= got.keys():  # e.g. open-GOP leading frames that need the previous GOP
+                context.flush_buffers()
+                got = self._decode_sequential(context, packets, wanted, size)
         except av.error.FFmpegError as error:
             raise CorruptMediaError(path, f"video frames cannot be decoded ({error.strerror})") from None
         lost = sorted(i for i in set(indices) if order[i] not in got)
@@ -241,8 +226,41 @@ class PyAVBackend(MediaBackend):
         frames = np.stack([got[order[i]] for i in indices])
         return RawClip(frames=frames, indices=indices, num_frames=len(order), fps=fps, duration=duration)
 
+    def _decode_gops(
+        self, context: av.video.codeccontext.VideoCodecContext, packets: list, wanted: set[int], size: Sizer
+    ) -> dict[int, np.ndarray]:
+        """Decode only the GOPs holding a wanted frame, up to their last wanted frame, skipping unwanted
+        non-reference frames; ``{pts: frame}``."""
+        gops: list[list] = []
+        for packet in packets:
+            if packet.is_keyframe or not gops:
+                gops.append([])
+            gops[-1].append(packet)
+        got: dict[int, np.ndarray] = {}
+        for gop in gops:
+            last = max((i for i, p in enumerate(gop) if p.pts in wanted), default=-1)
+            if last < 0:
+                continue
+            for packet in gop[: last + 1]:
+                context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+                got.update(self._convert(f, size) for f in context.decode(packet) if f.pts in wanted)
+            context.skip_frame = "DEFAULT"
+            got.update(self._convert(f, size) for f in context.decode(None) if f.pts in wanted)
+            context.flush_buffers()
+        return got
+
+    def _decode_sequential(
+        self, context: av.video.codeccontext.VideoCodecContext, packets: list, wanted: set[int], size: Sizer
+    ) -> dict[int, np.ndarray]:
+        """Decode every packet in order (the safe path); ``{pts: frame}`` of the wanted frames."""
+        context.skip_frame = "DEFAULT"
+        got: dict[int, np.ndarray] = {}
+        for packet in [*packets, None]:
+            got.update(self._convert(f, size) for f in context.decode(packet) if f.pts in wanted)
+        return got
+
     @staticmethod
-    def _convert(frame: av.VideoFrame, wanted: set[int], size: Sizer) -> tuple[int, np.ndarray]:
+    def _convert(frame: av.VideoFrame, size: Sizer) -> tuple[int, np.ndarray]:
         """``(pts, uint8 [H, W, 3])`` of a decoded frame, scaled to ``size(h, w)`` by swscale."""
         height, width = size(frame.height, frame.width) if size else (frame.height, frame.width)
         array = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
