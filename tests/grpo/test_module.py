@@ -185,3 +185,31 @@ def test_resume_gives_the_same_parameters(
         straight.policy.named_parameters(), resumed.policy.parameters(), strict=True
     ):
         torch.testing.assert_close(other, value, rtol=0, atol=0, msg=name)
+
+
+def test_validation_scores_per_dataset_with_the_verifier_judge(
+    make_module: Callable[..., GRPOModule], tmp_path: Path
+) -> None:
+    module = make_module(datasets=["dfew", "mafw"])
+    trainer = tiny_trainer(tmp_path, max_steps=1, limit_val_batches=None)
+    (metrics,) = trainer.validate(module, datamodule=PromptData(batch_size=2), verbose=False)
+    expected = {
+        f"val/dfew/{key}" for key in ("war", "uar", "unparseable_rate", "format_rate", "eea", "epc", "fcr")
+    }
+    assert expected <= set(metrics), sorted(metrics)
+    assert not any(key.startswith("val/mafw/") for key in metrics)  # no MAFW clip was seen
+    assert {"val/rewards/format", "val/rewards/accuracy", "val/rewards/explanation"} <= set(metrics)
+    assert 0.0 <= metrics["val/dfew/war"] <= 1.0
+    with pytest.raises(ValueError, match="holds 'dfew' clips but the module tracks"):
+        trainer.validate(make_module(datasets=["mafw"]), datamodule=PromptData(batch_size=2), verbose=False)
+
+
+def test_policy_factory_and_saved_policy(make_policy: Callable[..., CausalLMPolicy], tmp_path: Path) -> None:
+    module = GRPOModule(
+        partial(make_policy, lora=True), num_generations=2, max_completion_length=4, beta=0.0,
+        datasets=["dfew"], policy_dir=str(tmp_path / "policy"),
+    )  # fmt: skip
+    assert isinstance(module.policy, CausalLMPolicy)
+    assert module.policy.has_adapters
+    tiny_trainer(tmp_path, max_steps=1).fit(module, datamodule=PromptData(batch_size=2))
+    assert (tmp_path / "policy" / "adapter" / "adapter_config.json").is_file()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -18,20 +20,16 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from ervlight.base import BaseModule
 from ervlight.data.batch import MediaBatch
-from ervlight.evaluation.encoding import encode_completions, encode_judgements, encode_targets
-from ervlight.evaluation.judging import run_judge
-from ervlight.evaluation.metrics import consistency_metrics
 from ervlight.grpo.advantages import Aggregation, ScaleRewards, aggregate_advantages, zero_std_groups
 from ervlight.grpo.loss import GRPOLoss, LossType
 from ervlight.grpo.rollout import adapters_disabled, has_adapters, scored_logprobs
 from ervlight.grpo.stats import completion_stats, completion_table, markdown_table, reward_stats
 from ervlight.grpo.training import optimise_rollout
 from ervlight.grpo.types import PromptBatch, Rollout
-from ervlight.labels import get_label_space
+from ervlight.grpo.validation import computed_metrics, registry_judge, update_metrics, validation_metrics
 from ervlight.policy.base import Policy, PromptContext, SamplingConfig
 from ervlight.rewards.base import RewardInputs
 from ervlight.rewards.registry import RewardRegistry, RewardSpec
-from ervlight.verifier.judge import VerifierJudge
 
 __all__ = ["GRPOModule"]
 
@@ -45,7 +43,8 @@ class GRPOModule(BaseModule):
     """GRPO on a policy with weighted rewards (manual optimisation; TRL's option names).
 
     Args:
-        policy: the policy to train (its weights at start are the reference when ``beta > 0``).
+        policy: the policy to train, or a factory building it (in YAML: ``class_path`` + ``init_args``); its
+            weights at the start are the reference when ``beta > 0``.
         rewards: the weighted reward functions (default: format and accuracy, weight 1 each).
         num_generations: ``G``, completions per prompt (>= 2).
         max_completion_length: new tokens per completion.
@@ -67,9 +66,10 @@ class GRPOModule(BaseModule):
         max_grad_norm: gradient clipping by global norm (``None``: off).
         log_completions_steps: every this many steps log a table of sample completions (0: never).
         num_completions_to_print: rows of that table.
-        label_space: label space of the validation metrics (``mafw``, ``dfew``…).
+        datasets: label spaces of the validation metrics (one collection each: ``val/<dataset>/war``…).
         val_temperature: validation sampling temperature (0: greedy); reference evaluation uses 0.3.
         val_top_p: validation nucleus sampling (reference evaluation: 0.9).
+        policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: base seed of the sampling generators (one per step and rank, so resuming repeats the samples).
         optimizer: builds the optimizer from the trainable parameters.
         lr_scheduler: builds a scheduler, stepped after every optimiser update.
@@ -78,7 +78,7 @@ class GRPOModule(BaseModule):
 
     def __init__(
         self,
-        policy: Policy,
+        policy: Policy | Callable[[], Policy],
         rewards: list[RewardSpec] | None = None,
         num_generations: int = 4,
         max_completion_length: int = 512,
@@ -100,9 +100,10 @@ class GRPOModule(BaseModule):
         max_grad_norm: float | None = 1.0,
         log_completions_steps: int = 50,
         num_completions_to_print: int = 8,
-        label_space: str = "mafw",
+        datasets: list[str] | None = None,
         val_temperature: float = 0.3,
         val_top_p: float = 0.9,
+        policy_dir: str | None = None,
         seed: int = 0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -134,7 +135,8 @@ class GRPOModule(BaseModule):
             log_completions_steps,
             num_completions_to_print,
         )
-        self.label_space, self.seed = label_space, seed
+        self.dataset_names = list(datasets) if datasets is not None else ["dfew", "mafw"]
+        self.policy_dir, self.seed = policy_dir, seed
         #: The latest table of sample completions (rows of :func:`ervlight.grpo.stats.completion_table`).
         self.last_completion_table: list[dict[str, str | float]] = []
         super().__init__(
@@ -146,8 +148,9 @@ class GRPOModule(BaseModule):
     # ----------------------------------------------------------------- template hooks
     def configure_models(self) -> None:
         """The policy and, when ``beta > 0`` without adapters, a frozen copy of it as the reference."""
-        self.policy = self._policy_holder[0]
+        policy = self._policy_holder[0]
         del self._policy_holder
+        self.policy: Policy = policy if isinstance(policy, Policy) else policy()
         self.reference: Policy | None = None
         if self.beta != 0.0 and not has_adapters(self.policy):
             self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
@@ -160,13 +163,9 @@ class GRPOModule(BaseModule):
             self.rewards.index(self.filter_reward)  # fail early on a wrong name
 
     def configure_metrics(self) -> None:
-        """Validation WAR, UAR, format rate; EEA/EPC/FCR judged by the explanation reward's verifier if any."""
-        classes = get_label_space(self.label_space).num_classes
-        verifier = dict(self.rewards).get("explanation")
-        verifier = getattr(verifier, "verifier", None)
-        self.val_judge = None if verifier is None else VerifierJudge(verifier)
-        judged = self.val_judge is not None
-        self.val_metrics = consistency_metrics(classes, prefix="val/", judged=judged, formatted=True)
+        """Per-dataset validation WAR, UAR, format rate (and EEA/EPC/FCR when a verifier can judge)."""
+        self.val_judge = registry_judge(self.rewards)
+        self.val_metrics = validation_metrics(self.dataset_names, judged=self.val_judge is not None)
 
     # ----------------------------------------------------------------- rollout
     def _generator(self) -> torch.Generator:
@@ -304,26 +303,24 @@ class GRPOModule(BaseModule):
 
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> None:
-        """Sample one completion per clip; update WAR, UAR, format rate, judged metrics and reward means."""
+        """Sample one completion per clip; update the per-dataset metrics and the mean of each reward."""
         source, labels, datasets = self._prompt_fields(batch)
-        if any(d != self.label_space for d in datasets):
-            raise ValueError(
-                f"validation batch mixes label spaces {sorted(set(datasets))}; expected {self.label_space}"
-            )
-        context = self.policy.encode(source)
-        generation = self.policy.generate(context, 1, self.val_sampling, self._generator())
-        encoded = encode_completions(generation.texts, self.label_space)
-        tensors = {"preds": encoded.preds, "target": encode_targets(labels, self.label_space)}
-        tensors["well_formatted"] = encoded.well_formatted
-        if self.val_judge is not None:
-            judged = run_judge(self.val_judge, encoded.rationales, datasets)
-            tensors["judged"] = encode_judgements(judged, self.label_space)
-        self.val_metrics.update(**{key: value.to(self.device) for key, value in tensors.items()})
+        generator = torch.Generator(device=self.device).manual_seed(self.seed + batch_idx)
+        generation = self.policy.generate(self.policy.encode(source), 1, self.val_sampling, generator)
+        update_metrics(self.val_metrics, generation.texts, labels, datasets, self.val_judge, self.device)
         rewards = self.rewards(RewardInputs(generation.texts, labels, datasets))  # [B, R]
         means = {f"val/rewards/{name}": rewards[:, r].mean() for r, name in enumerate(self.rewards.names)}
         self.log_dict(means, on_epoch=True, sync_dist=True, batch_size=len(labels))
 
     def on_validation_epoch_end(self) -> None:
-        """Log and reset the validation metrics (select checkpoints on ``val/war`` or ``val/uar``)."""
-        self.log_dict(self.val_metrics.compute())
-        self.val_metrics.reset()
+        """Log and reset the validation metrics."""
+        self.log_dict(computed_metrics(self.val_metrics))
+
+    def on_fit_end(self) -> None:
+        """Save the trained policy (``save_pretrained``) under ``policy_dir`` on the main process."""
+        if not self.trainer.is_global_zero:
+            return
+        save = getattr(self.policy, "save_pretrained", None)
+        if save is None:
+            raise TypeError(f"{type(self.policy).__name__} cannot be saved (no save_pretrained)")
+        save(Path(self.policy_dir or Path(self.trainer.log_dir or self.trainer.default_root_dir) / "policy"))
