@@ -1,0 +1,269 @@
+"""The consistency report: judge test predictions and write ``metrics.json``, ``report.md``, PNGs and a rater CSV.
+
+:func:`build_report` takes the records ``ervlight test`` wrote (:mod:`ervlight.evaluation.predictions`), asks one
+or more judges about each rationale (the FIRST judge gives EEA/EPC/FCR; the others are compared with it by Cohen's
+kappa), counts everything with the project's torchmetrics (:func:`consistency_metrics`) per dataset and fold, and
+writes the report folder:
+
+* ``metrics.json`` — per (dataset, fold) metrics, per-class recall, confusion counts; per dataset the mean and
+  sample std over folds; judge agreement;
+* ``report.md`` — the same as tables (mean ± std rows when several folds are given);
+* ``confusion_<dataset>_fold<k>.png``, ``per_class_recall_<dataset>.png``, ``explanation_agreement.png``;
+* ``predictions.csv`` — clip, gold, answer, rationale, per-sentence verifier labels, judge labels and an empty
+  ``rater_score`` column for human raters;
+* ``tensorboard/`` — the figures, the scalars and the markdown for TensorBoard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ervlight.evaluation.agreement import judge_agreement
+from ervlight.evaluation.encoding import encode_completions, encode_judgements, encode_targets
+from ervlight.evaluation.judge import Judge
+from ervlight.evaluation.judging import run_judge
+from ervlight.evaluation.metrics import consistency_metrics
+from ervlight.evaluation.predictions import PredictionRecord
+from ervlight.evaluation.report_files import (
+    SCALARS,
+    format_value,
+    write_csv,
+    write_figures,
+    write_markdown,
+    write_tensorboard,
+)
+from ervlight.labels import get_label_space
+from ervlight.parsing import split_sentences
+from ervlight.verifier.scorer import SentenceVerifier, select_labels
+
+__all__ = [
+    "SCALARS",
+    "GroupResult",
+    "Report",
+    "build_report",
+    "comparison_table",
+    "format_value",
+    "load_metrics",
+    "sentence_labels",
+]
+
+
+@dataclass
+class GroupResult:
+    """Metrics of one (dataset, fold) group of test clips.
+
+    Attributes:
+        dataset: label-space name.
+        fold: the fold (``None`` when the records name none).
+        num_clips: ``N``.
+        metrics: the :data:`SCALARS` values (rates in [0, 1], ``unjudged`` a count; ``nan`` when undefined).
+        per_class_recall: recall per gold label (``nan`` for a label without clips).
+        confusion: gold x predicted counts ``[C, C+1]`` (last column: unparseable answers).
+    """
+
+    dataset: str
+    fold: int | None
+    num_clips: int
+    metrics: dict[str, float]
+    per_class_recall: dict[str, float]
+    confusion: list[list[int]]
+
+    @property
+    def key(self) -> str:
+        """``dfew/fold1`` (``dfew/all`` without a fold)."""
+        return f"{self.dataset}/{'all' if self.fold is None else f'fold{self.fold}'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``nan`` becomes ``None``)."""
+        labels = list(get_label_space(self.dataset).labels)
+        return {
+            "dataset": self.dataset,
+            "fold": self.fold,
+            "num_clips": self.num_clips,
+            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
+            "per_class_recall": {k: _json_number(v) for k, v in self.per_class_recall.items()},
+            "confusion_matrix": {
+                "rows": labels,
+                "columns": [*labels, "unparseable"],
+                "counts": self.confusion,
+            },
+        }
+
+
+@dataclass
+class Report:
+    """A built report: its groups, per-dataset fold summaries, judge agreement and where it was written."""
+
+    name: str
+    judge: str
+    groups: list[GroupResult]
+    summary: dict[str, dict[str, dict[str, float | int | None]]]
+    agreement: list[dict[str, Any]] = field(default_factory=list)
+    folder: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``metrics.json``."""
+        return {
+            "name": self.name,
+            "judge": self.judge,
+            "groups": [group.to_dict() for group in self.groups],
+            "summary": self.summary,
+            "agreement": self.agreement,
+        }
+
+
+def _json_number(value: float) -> float | None:
+    """``None`` for ``nan`` (JSON has no NaN)."""
+    return None if math.isnan(value) else float(value)
+
+
+def sentence_labels(
+    rationales: Sequence[str | None],
+    verifier: SentenceVerifier,
+    threshold: float = 0.1,
+    top_k: int | None = 2,
+) -> list[str]:
+    """Per rationale, each sentence's verifier label set as ``"1: joy | 2: sadness, neutral"`` (the reward's rule)."""
+    sentences = [split_sentences(r or "") for r in rationales]
+    flat = [s for group in sentences for s in group]
+    if not flat:
+        return [""] * len(rationales)
+    probs = verifier.probabilities(flat)  # [S, K]
+    selected = select_labels(probs, threshold, top_k)  # [S, K]
+    out, start = [], 0
+    for group in sentences:
+        parts = []
+        for i in range(start, start + len(group)):
+            chosen = sorted(selected[i].nonzero().flatten().tolist(), key=lambda k: -float(probs[i, k]))
+            parts.append(f"{i - start + 1}: {', '.join(verifier.labels[k] for k in chosen)}")
+        out.append(" | ".join(parts))
+        start += len(group)
+    return out
+
+
+def _group_result(
+    dataset: str, fold: int | None, records: list[PredictionRecord], judged: list[str | None]
+) -> GroupResult:
+    """Count one group with the project's metric collection."""
+    space = get_label_space(dataset)
+    encoded = encode_completions([r.completion for r in records], dataset)
+    collection = consistency_metrics(space.num_classes, judged=True, formatted=True, tables=True)
+    collection.update(
+        preds=encoded.preds,
+        target=encode_targets([r.gold for r in records], dataset),
+        judged=encode_judgements(judged, dataset),
+        well_formatted=encoded.well_formatted,
+    )
+    values = collection.compute()
+    recall = values.pop("per_class_recall").tolist()
+    confusion = values.pop("confusion_matrix").tolist()
+    return GroupResult(
+        dataset,
+        fold,
+        len(records),
+        {key: float(values[key]) for key in SCALARS},
+        dict(zip(space.labels, recall, strict=True)),
+        [[int(c) for c in row] for row in confusion],
+    )
+
+
+def _summary(groups: list[GroupResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+    """Per dataset and scalar: mean, sample std (``None`` with one fold) and the number of folds."""
+    out: dict[str, dict[str, dict[str, float | int | None]]] = {}
+    for dataset in sorted({g.dataset for g in groups}):
+        members = [g for g in groups if g.dataset == dataset]
+        out[dataset] = {}
+        for key in SCALARS:
+            values = [g.metrics[key] for g in members if not math.isnan(g.metrics[key])]
+            out[dataset][key] = {
+                "mean": statistics.fmean(values) if values else None,
+                "std": statistics.stdev(values) if len(values) > 1 else None,
+                "folds": len(values),
+            }
+    return out
+
+
+def build_report(
+    records: Sequence[PredictionRecord],
+    judges: Sequence[Judge],
+    out_dir: str | Path | None,
+    name: str = "run",
+    sentence_verifier: SentenceVerifier | None = None,
+    tensorboard: bool = True,
+) -> Report:
+    """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
+
+    ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
+    ``predictions.csv`` (default: the verifier of the first judge, when it has one).
+    """
+    if not judges:
+        raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
+    names = [judge.name for judge in judges]
+    if len(set(names)) != len(names):
+        raise ValueError(f"judge names must differ, got {names}")
+    records = list(records)
+    rationales = [encode_completions([r.completion], r.dataset).rationales[0] for r in records]
+    datasets = [r.dataset for r in records]
+    answers = {judge.name: run_judge(judge, rationales, datasets) for judge in judges}
+    primary = answers[names[0]]
+    keys = sorted({(r.dataset, r.fold) for r in records}, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+    groups = []
+    for dataset, fold in keys:
+        rows = [i for i, r in enumerate(records) if (r.dataset, r.fold) == (dataset, fold)]
+        groups.append(_group_result(dataset, fold, [records[i] for i in rows], [primary[i] for i in rows]))
+    agreement = []
+    for other in names[1:]:
+        for dataset in sorted(set(datasets)):
+            rows = [i for i, d in enumerate(datasets) if d == dataset]
+            result = judge_agreement(
+                [primary[i] for i in rows], [answers[other][i] for i in rows], dataset, (names[0], other)
+            )
+            agreement.append({"dataset": dataset, **result.to_dict()})
+    report = Report(name, names[0], groups, _summary(groups), agreement)
+    if out_dir is None:
+        return report
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    report.folder = folder
+    verifier = sentence_verifier or getattr(judges[0], "verifier", None)
+    per_sentence = sentence_labels(rationales, verifier) if verifier is not None else [""] * len(records)
+    (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    figures = write_figures(report, folder)
+    write_markdown(report, folder, figures)
+    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv")
+    if tensorboard:
+        write_tensorboard(report, folder, figures)
+    return report
+
+
+def load_metrics(folder: str | Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a report folder; ``FileNotFoundError`` naming the folder."""
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a report folder (no metrics.json)")
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def comparison_table(
+    runs: dict[str, dict[str, Any]], metrics: Sequence[str] = ("war", "uar", "eea", "epc", "fcr")
+) -> str:
+    """A markdown table comparing runs (``{run name: metrics.json content}``): one row per run and dataset.
+
+    Values are percentages, fold means, with ``± std`` when a run has several folds.
+    """
+    header = ["run", "dataset", "folds", *(SCALARS[m] for m in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for run, content in runs.items():
+        for dataset, summary in content["summary"].items():
+            cells = [run, dataset, str(max(int(summary[m]["folds"] or 0) for m in metrics))]
+            for metric in metrics:
+                cells.append(format_value(metric, summary[metric]["mean"], summary[metric]["std"]))
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+"""``ervlight report``: judge the predictions ``ervlight test`` wrote and write a report folder; compare reports.
+
+Judges (``--judge``, repeatable; the first gives EEA/EPC/FCR, the others are compared with it):
+
+* a folder: a trained verifier (:class:`~ervlight.verifier.judge.VerifierJudge`), named after the folder;
+* ``NAME=FOLDER``: the same with a name;
+* a ``.yaml``/``.json`` file holding ``class_path``/``init_args`` of any :class:`~ervlight.evaluation.judge.Judge`,
+  for example :class:`~ervlight.evaluation.llm_judge.LLMJudge` (key from an environment variable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ervlight.evaluation.judge import Judge
+
+__all__ = ["build_parser", "load_judge", "main"]
+
+
+def load_judge(spec: str) -> Judge:
+    """A judge from a ``--judge`` value (see the module docstring); ``ValueError`` names a bad value."""
+    name, _, target = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    path = Path(target)
+    if path.is_dir():
+        from ervlight.verifier.judge import VerifierJudge
+
+        return VerifierJudge(str(path), name=name or path.name)
+    if path.is_file() and path.suffix in (".yaml", ".yml", ".json"):
+        from jsonargparse import ArgumentParser
+
+        parser = ArgumentParser()
+        parser.add_argument("--judge", type=Judge)
+        judge: Judge = parser.instantiate(parser.parse_args(["--judge", path.read_text()])).judge
+        if name:
+            judge.name = name
+        return judge
+    raise ValueError(f"--judge {spec!r}: expected a verifier folder, NAME=FOLDER, or a judge YAML/JSON file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="ervlight report",
+        description="Judge test predictions (JSONL from `ervlight test` with the PredictionWriter callback) and write "
+        "metrics.json, report.md, PNG plots, predictions.csv and TensorBoard logs. Several files = several "
+        "folds/datasets (mean ± std over folds). With --compare, print a table of existing report folders.",
+    )
+    parser.add_argument("--predictions", nargs="+", default=[], help="prediction JSONL file(s)")
+    parser.add_argument(
+        "--judge", action="append", default=[], help="verifier folder, NAME=FOLDER or judge YAML"
+    )
+    parser.add_argument("--out", help="report folder to write")
+    parser.add_argument("--name", default=None, help="run name in the report (default: the folder name)")
+    parser.add_argument("--sentence-verifier", default=None,
+                        help="verifier folder for the per-sentence labels of predictions.csv (default: the first "
+                        "judge's verifier)")  # fmt: skip
+    parser.add_argument("--no-tensorboard", action="store_true", help="do not write tensorboard/")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="FOLDER",
+                        help="print a comparison table of report folders (NAME=FOLDER to rename) and exit")  # fmt: skip
+    return parser
+
+
+def _compare(folders: list[str]) -> int:
+    """Print a comparison table of report folders."""
+    from ervlight.evaluation.report import comparison_table, load_metrics
+
+    runs = {}
+    for spec in folders:
+        name, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        content = load_metrics(folder)
+        runs[name or content["name"]] = content
+    print(comparison_table(runs))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run ``ervlight report``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.compare:
+            return _compare(args.compare)
+        if not args.predictions or not args.judge or not args.out:
+            parser.error("--predictions, --judge and --out are needed (or --compare)")
+        from ervlight.evaluation.predictions import read_predictions
+        from ervlight.evaluation.report import build_report, comparison_table
+        from ervlight.verifier.scorer import VerifierScorer
+
+        records = read_predictions(args.predictions)
+        judges = [load_judge(spec) for spec in args.judge]
+        sentence = VerifierScorer.from_pretrained(args.sentence_verifier) if args.sentence_verifier else None
+        report = build_report(records, judges, args.out, args.name or Path(args.out).name, sentence,
+                              tensorboard=not args.no_tensorboard)  # fmt: skip
+    except (FileNotFoundError, ValueError) as error:
+        print(f"ervlight report: {error}", file=sys.stderr)
+        return 2
+    print(comparison_table({report.name: report.to_dict()}))
+    print(f"report written to {args.out} (report.md, metrics.json, predictions.csv, *.png, tensorboard/)")
+    return 0
