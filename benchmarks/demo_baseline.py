@@ -1,0 +1,152 @@
+"""Is the demo corpus learnable but not trivial? Logistic-regression baselines on video alone, audio alone and both.
+
+Reads a corpus written by ``ervlight data make-demo`` through the project's readers and decoder, and fits a
+multinomial logistic regression (L2, standardised features) on each fold's TRAIN split, scoring its TEST split:
+
+* video — 8 uniformly sampled frames, grey, average-pooled to 16x16: the late frames (expression apex) and their
+  difference from the first frame (expression change);
+* audio — 64-bin log-mel: mean and spread over the louder (voiced) frames, mean absolute change, and the
+  autocorrelation of the loudness envelope (syllable rate);
+* both — the two models' log-probabilities summed (late fusion).
+
+Prints accuracy (WAR) and UAR per dataset and modality with the chance level, for fold 1 (the demo's evaluation
+fold) and, with ``--all-folds``, the mean over the five folds. Example::
+
+    ervlight data make-demo --out /tmp/demo --size small
+    python benchmarks/demo_baseline.py --root /tmp/demo --all-folds
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+from tqdm.auto import tqdm
+
+from ervlight.data.decoding import ClipDecoder
+from ervlight.data.dfew import read_dfew
+from ervlight.data.mafw import read_mafw
+from ervlight.data.records import ClipRecord
+from ervlight.labels import get_label_space
+
+_MEL = torchaudio.transforms.MelSpectrogram(16000, n_fft=512, hop_length=160, n_mels=64)
+
+
+def video_features(frames: torch.Tensor) -> np.ndarray:
+    """Pooled grey pixels of the late frames and their change from the first frame; ``frames`` uint8 [T, H, W, 3]."""
+    grey = frames.float().mean(-1, keepdim=True).permute(0, 3, 1, 2) / 255  # [T, 1, H, W]
+    small = torch.nn.functional.adaptive_avg_pool2d(grey, 16)[:, 0]  # [T, 16, 16]
+    late = small[small.shape[0] // 2 :].mean(0)
+    return torch.cat([late.flatten(), (late - small[0]).flatten()]).numpy()
+
+
+def audio_features(audio: torch.Tensor) -> np.ndarray:
+    """Log-mel statistics of the voiced frames plus the loudness-envelope autocorrelation; ``audio`` [S]."""
+    mel = torch.log(_MEL(audio) + 1e-6).numpy()  # [64, frames]
+    energy = mel.mean(0)
+    voiced = mel[:, energy >= np.percentile(energy, 40)]
+    change = np.abs(np.diff(mel, axis=1)).mean(1)
+    envelope = energy - energy.mean()
+    lags = np.correlate(envelope, envelope, "full")[len(envelope) - 1 :][:60]
+    lags = lags / (lags[0] + 1e-6)
+    return np.concatenate(
+        [voiced.mean(1), voiced.std(1), change, lags[5:60:2], [energy.mean(), energy.std()]]
+    )
+
+
+def fit_predict(
+    train: np.ndarray, labels: np.ndarray, test: np.ndarray, classes: int, l2: float
+) -> np.ndarray:
+    """Multinomial logistic regression (L-BFGS, L2) on standardised features; test log-probabilities [N, C]."""
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    x = torch.tensor((train - mean) / std, dtype=torch.float32)
+    x_test = torch.tensor((test - mean) / std, dtype=torch.float32)
+    y = torch.tensor(labels)
+    weight = torch.zeros(x.shape[1], classes, requires_grad=True)
+    bias = torch.zeros(classes, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight, bias], max_iter=300, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + l2 * weight.square().sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    with torch.no_grad():
+        return torch.log_softmax(x_test @ weight + bias, -1).numpy()
+
+
+def scores(predicted: np.ndarray, gold: np.ndarray, classes: int) -> tuple[float, float]:
+    """(WAR, UAR): accuracy and mean per-class recall over the classes present."""
+    recalls = [float((predicted[gold == c] == c).mean()) for c in range(classes) if (gold == c).any()]
+    return float((predicted == gold).mean()), float(np.mean(recalls))
+
+
+def load(
+    root: Path, dataset: str, decoder: ClipDecoder
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Features, labels and test fold of every clip of a dataset (each clip is in exactly one test fold)."""
+    records: list[tuple[ClipRecord, int]] = []
+    for fold in range(1, 6):
+        reader = read_dfew if dataset == "dfew" else read_mafw
+        listing = reader(root / dataset.upper(), "test", fold)
+        if listing.missing or listing.invalid:
+            raise SystemExit(
+                f"{dataset} fold {fold}: {len(listing.missing)} missing, {len(listing.invalid)} invalid"
+            )
+        records += [(record, fold) for record in listing.records]
+    space = get_label_space(dataset)
+    video, audio = [], []
+    for record, _ in tqdm(records, desc=f"decoding {dataset}", unit="clip"):
+        clip = decoder.decode(record)
+        video.append(video_features(clip.frames))
+        audio.append(audio_features(clip.audio))
+    labels = np.array([space.index(r.label) for r, _ in records])
+    return {"video": np.stack(video), "audio": np.stack(audio)}, labels, np.array([f for _, f in records])
+
+
+def evaluate(features: dict[str, np.ndarray], labels: np.ndarray, folds: np.ndarray, fold: int, classes: int,
+             l2: float) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """WAR/UAR of video, audio and both on one fold's test split."""
+    train, test = folds != fold, folds == fold
+    logp = {m: fit_predict(f[train], labels[train], f[test], classes, l2) for m, f in features.items()}
+    logp["both"] = logp["video"] + logp["audio"]
+    return {m: scores(p.argmax(1), labels[test], classes) for m, p in logp.items()}
+
+
+def main() -> None:
+    """Run the baselines and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--root", type=Path, required=True, help="a corpus written by `ervlight data make-demo`"
+    )
+    parser.add_argument("--all-folds", action="store_true", help="also report the mean over the 5 folds")
+    parser.add_argument("--l2", type=float, default=0.05, help="L2 weight of the logistic regression")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    decoder = ClipDecoder(num_frames=8)
+    folds_to_run = range(1, 6) if args.all_folds else range(1, 2)
+    print(f"{'dataset':8} {'modality':8} {'chance':>7} {'fold-1 WAR':>10} {'fold-1 UAR':>10}", end="")
+    print(f" {'5-fold WAR':>10} {'5-fold UAR':>10}" if args.all_folds else "")
+    start = time.perf_counter()
+    for dataset in ("dfew", "mafw"):
+        features, labels, folds = load(args.root, dataset, decoder)
+        classes = get_label_space(dataset).num_classes
+        results = [evaluate(features, labels, folds, k, classes, args.l2) for k in folds_to_run]
+        for modality in ("video", "audio", "both"):
+            war, uar = results[0][modality]
+            line = f"{dataset:8} {modality:8} {1 / classes:7.3f} {war:10.3f} {uar:10.3f}"
+            if args.all_folds:
+                line += f" {np.mean([r[modality][0] for r in results]):10.3f}"
+                line += f" {np.mean([r[modality][1] for r in results]):10.3f}"
+            print(line)
+    print(f"({time.perf_counter() - start:.1f} s: decoding, features and fits)")
+
+
+if __name__ == "__main__":
+    main()
