@@ -9,7 +9,7 @@ import pytest
 
 from ervlight.demo.phrases import EMOTION_WORDS
 from ervlight.demo.spec import sample_clip
-from ervlight.demo.text import caption, rationale, visual_cues, voice_cues
+from ervlight.demo.text import OPENERS, caption, rationale, visual_cues, voice_cues
 from ervlight.demo.verifier_corpus import build_verifier_corpus, corpus_labels
 from ervlight.labels import GOEMOTIONS, MAFW
 from ervlight.parsing import split_sentences
@@ -65,7 +65,7 @@ def test_rationale_structure(incoherent: bool) -> None:
     )
     result = rationale(spec, incoherent, np.random.default_rng(5))
     sentences = split_sentences(result.text)
-    assert sentences[0].startswith("In the video, ")
+    assert sentences[0].startswith(OPENERS)
     assert _mentions(sentences[-1], "sadness")
     odd = [
         s

@@ -24,7 +24,7 @@ from ervlight.demo.profiles import ACTION_UNITS, CONFUSABLE, action_unit_vector,
 from ervlight.demo.spec import ClipSpec
 from ervlight.labels import get_label_space
 
-__all__ = ["Person", "Rationale", "caption", "fill", "rationale", "visual_cues", "voice_cues"]
+__all__ = ["OPENERS", "Person", "Rationale", "caption", "fill", "rationale", "visual_cues", "voice_cues"]
 
 #: An action unit is described when its intensity at the expression's apex reaches this value.
 VISIBLE = 0.22
@@ -126,6 +126,10 @@ def caption(spec: ClipSpec) -> tuple[str, str]:
     return " ".join(english), "".join(chinese)
 
 
+#: How a rationale's first (visual) sentence begins.
+OPENERS: tuple[str, ...] = ("In the video, ", "In the clip, ", "On screen, ", "Watching the clip, ")
+
+
 @dataclass(frozen=True)
 class Rationale:
     """A reasoning paragraph and, when it has one, the other emotion its incoherent sentence points to."""
@@ -145,18 +149,17 @@ def _incoherent_concept(rng: np.random.Generator, spec: ClipSpec) -> str:
 
 def rationale(spec: ClipSpec, incoherent: bool, rng: np.random.Generator) -> Rationale:
     """An EMER-style paragraph: visual cues, vocal cues, interpretation, optional incoherent sentence, conclusion."""
-    person = Person.draw(rng, spec.identity.voice)
+    first = Person.draw(rng, spec.identity.voice)  # the first mention; pronouns afterwards
+    person = Person("she", "her", "her") if spec.identity.voice == "high" else Person("he", "his", "him")
+    opener = _pick(rng, OPENERS)
     sentences: list[str] = []
     cues = visual_cues(spec, limit=3)
     if cues:
-        clauses = [fill(_pick(rng, CUE_PHRASES[u][0].train), person, _modifier(rng, v)) for u, v in cues]
-        sentences.append("In the video, " + _join(clauses) + ".")
+        clauses = [fill(_pick(rng, CUE_PHRASES[u][0].train), first, _modifier(rng, v)) for u, v in cues]
+        sentences.append(opener + _join(clauses) + ".")
     else:
-        sentences.append(
-            fill(
-                "In the video, {p} face stays relaxed, with no marked movement of the brows or mouth.", person
-            )
-        )
+        still = "{p} face stays relaxed, with no marked movement of the brows or mouth."
+        sentences.append(opener + fill(still, first))
     voice = [fill(_pick(rng, VOICE_PHRASES[key].train), person) for key in voice_cues(spec)]
     sentences.append(
         _capitalise(_join(voice)) + "." if voice else fill("{P} voice is steady and even.", person)
