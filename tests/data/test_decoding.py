@@ -212,3 +212,27 @@ def test_sequential_fallback_gives_the_same_frames(
     slow = ClipDecoder(num_frames=8).decode(record)
     assert torch.equal(fast.frames, slow.frames)
     assert _codes(slow.frames, frame_index_of) == sample_frame_indices(125, 8)[0]
+
+
+def test_backend_choice() -> None:
+    from ervlight.data.backends import get_backend
+
+    with pytest.raises(ValueError, match="unknown media backend 'decord'; expected one of pyav, torchcodec"):
+        get_backend("decord")
+    try:
+        import torchcodec.decoders  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="the 'torchcodec' backend needs torchcodec and the OS FFmpeg"):
+            ClipDecoder(backend="torchcodec")
+
+
+def test_torchcodec_backend_matches_pyav(mafw_root: Path, frame_index_of: FrameIndex) -> None:
+    pytest.importorskip("torchcodec.decoders", exc_type=ImportError)
+    record = _video(mafw_root / "data" / "clips" / "03747.mp4")
+    clip = ClipDecoder(num_frames=8, backend="torchcodec").decode(record)
+    assert _codes(clip.frames, frame_index_of) == [6, 18, 31, 43, 56, 68, 81, 93]
+    assert abs(clip.audio.shape[0] - 4 * 16000) <= ONE_FRAME_OF_AUDIO
+    silent = ClipDecoder(num_frames=2, backend="torchcodec").decode(
+        _video(mafw_root / "data" / "clips" / "00903.mp4")
+    )
+    assert not silent.has_audio
