@@ -14,7 +14,6 @@ from torch.utils.data import DataLoader
 from ervlight.grpo.types import PromptBatch
 from ervlight.labels import get_label_space
 from ervlight.rewards.base import RewardInputs
-from ervlight.rewards.registry import RewardSpec
 
 KEYWORDS = {"smiles": "joy", "laughs": "joy", "frowns": "sadness", "cries": "sadness", "shouts": "anger"}
 
@@ -113,14 +112,13 @@ class PromptData(LightningDataModule):
         return DataLoader(self.rows, batch_size=self.batch_size, shuffle=False, collate_fn=collate_prompts)  # type: ignore[arg-type]
 
 
-def erv_rewards() -> list[RewardSpec]:
+def erv_rewards() -> list[dict[str, Any]]:
     """Format, accuracy, the explanation reward with the keyword stub verifier, and a dense vowel-share reward.
 
     A randomly initialised policy never earns the first three, so the dense reward gives the groups variance.
     """
-    explanation = RewardSpec(name="explanation", init_args={"verifier": KeywordVerifier()})
-    vowels = RewardSpec(class_path="grpo_stubs.VowelReward")
-    return [RewardSpec(name="format"), RewardSpec(name="accuracy"), explanation, vowels]
+    explanation = {"name": "explanation", "init_args": {"verifier": KeywordVerifier()}}
+    return [{"name": "format"}, {"name": "accuracy"}, explanation, {"class_path": "grpo_stubs.VowelReward"}]
 
 
 def tiny_trainer(root: Path, max_steps: int, **overrides: Any) -> Trainer:

@@ -12,7 +12,6 @@ from grpo_stubs import PromptData, tiny_trainer
 
 from ervlight.grpo.module import GRPOModule
 from ervlight.policy import CausalLMPolicy
-from ervlight.rewards import RewardSpec
 
 TRL_NAMES = {
     "loss", "reward", "reward_std", "frac_reward_zero_std", "rewards/format/mean", "rewards/format/std",
@@ -151,7 +150,7 @@ def test_zero_variance_filter_is_keyed_on_the_accuracy_reward(
     assert trainer.logged_metrics["loss"].item() == 0.0
     assert all(torch.equal(p, before[n]) for n, p in module.policy.named_parameters())
     with pytest.raises(KeyError, match="no reward named 'accuracy'"):
-        make_module(filter_zero_std_groups=True, rewards=[RewardSpec(name="format")])
+        make_module(filter_zero_std_groups=True, rewards=[{"name": "format"}])
 
 
 @pytest.mark.parametrize("repeats", [1, 2], ids=["epoch-boundary", "mid-epoch"])

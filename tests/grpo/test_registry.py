@@ -31,6 +31,12 @@ def test_explanation_reward_with_a_stub_verifier() -> None:
     torch.testing.assert_close(registry(INPUTS), torch.tensor([[1.0], [0.0], [0.0]]))
 
 
+def test_config_mappings_build_the_same_registry() -> None:
+    registry = RewardRegistry([{"name": "format"}, {"class_path": "grpo_stubs.LengthReward", "weight": 0.5}])
+    assert registry.names == ["format", "short"]
+    assert registry.weights.tolist() == [1.0, 0.5]
+
+
 def test_user_reward_by_class_path() -> None:
     spec = RewardSpec(class_path="grpo_stubs.LengthReward", weight=0.5, init_args={"max_chars": 5})
     registry = RewardRegistry([RewardSpec(name="format"), spec])
@@ -59,6 +65,8 @@ def test_bad_specs_give_clear_errors() -> None:
         RewardRegistry([RewardSpec(class_path="grpo_stubs.KeywordVerifier")])
     with pytest.raises(ValueError, match="must be unique"):
         RewardRegistry([RewardSpec(name="format"), RewardSpec(name="format")])
+    with pytest.raises(ValueError, match=r"unknown keys \['args'\]"):
+        RewardRegistry([{"name": "format", "args": {}}])
     with pytest.raises(ValueError, match="at least one reward"):
         RewardRegistry([])
     with pytest.raises(KeyError, match="no reward named 'accuracy'"):

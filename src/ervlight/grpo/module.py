@@ -13,6 +13,7 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -29,14 +30,14 @@ from ervlight.grpo.types import PromptBatch, Rollout
 from ervlight.grpo.validation import computed_metrics, registry_judge, update_metrics, validation_metrics
 from ervlight.policy.base import Policy, PromptContext, SamplingConfig
 from ervlight.rewards.base import RewardInputs
-from ervlight.rewards.registry import RewardRegistry, RewardSpec
+from ervlight.rewards.registry import RewardRegistry
 
 __all__ = ["GRPOModule"]
 
 
-def _default_rewards() -> list[RewardSpec]:
+def _default_rewards() -> list[dict[str, Any]]:
     """Format + accuracy (the explanation reward needs a verifier, so configs add it explicitly)."""
-    return [RewardSpec(name="format"), RewardSpec(name="accuracy")]
+    return [{"name": "format"}, {"name": "accuracy"}]
 
 
 class GRPOModule(BaseModule):
@@ -45,7 +46,8 @@ class GRPOModule(BaseModule):
     Args:
         policy: the policy to train, or a factory building it (in YAML: ``class_path`` + ``init_args``); its
             weights at the start are the reference when ``beta > 0``.
-        rewards: the weighted reward functions (default: format and accuracy, weight 1 each).
+        rewards: the weighted reward functions, entries ``{name, class_path, weight, init_args}`` (see
+            :mod:`ervlight.rewards.registry`; default: format and accuracy, weight 1 each).
         num_generations: ``G``, completions per prompt (>= 2).
         max_completion_length: new tokens per completion.
         temperature: sampling temperature (also divides the logits when scoring, as in TRL).
@@ -79,7 +81,7 @@ class GRPOModule(BaseModule):
     def __init__(
         self,
         policy: Policy | Callable[[], Policy],
-        rewards: list[RewardSpec] | None = None,
+        rewards: list[dict[str, Any]] | None = None,
         num_generations: int = 4,
         max_completion_length: int = 512,
         temperature: float = 1.0,

@@ -1,4 +1,4 @@
-"""The reward registry: named reward functions with weights, built from config entries.
+"""The reward registry: named reward functions with weights, built from config entries (mappings or specs).
 
 Built-in names are ``format``, ``accuracy`` and ``explanation``; a user reward is any class following
 :class:`ervlight.rewards.base.RewardFunction`, named by ``class_path`` in the config::
@@ -15,7 +15,7 @@ Symbols: ``N`` completions, ``R`` reward functions.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,17 @@ class RewardSpec:
     weight: float = 1.0
     init_args: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def coerce(cls, entry: RewardSpec | Mapping[str, Any]) -> RewardSpec:
+        """A spec from a config mapping (keys ``name``, ``class_path``, ``weight``, ``init_args``) or a spec."""
+        if isinstance(entry, RewardSpec):
+            return entry
+        unknown = sorted(set(entry) - {"name", "class_path", "weight", "init_args"})
+        if unknown:
+            raise ValueError(f"reward entry {dict(entry)} has unknown keys {unknown}")
+        return cls(entry.get("name"), entry.get("class_path"), float(entry.get("weight", 1.0)),
+                   dict(entry.get("init_args") or {}))  # fmt: skip
+
 
 def _import(class_path: str) -> type:
     """Import ``package.module.Class`` with an error that names the path."""
@@ -88,9 +99,10 @@ def build_reward(spec: RewardSpec) -> tuple[str, RewardFunction]:
 class RewardRegistry:
     """The weighted reward functions of a GRPO run, in config order; calling it gives ``[N, R]`` rewards."""
 
-    def __init__(self, specs: list[RewardSpec]) -> None:
-        if not specs:
+    def __init__(self, entries: Sequence[RewardSpec | Mapping[str, Any]]) -> None:
+        if not entries:
             raise ValueError("GRPO needs at least one reward")
+        specs = [RewardSpec.coerce(entry) for entry in entries]
         built = [build_reward(spec) for spec in specs]
         self.names = [name for name, _ in built]
         if len(set(self.names)) != len(self.names):
