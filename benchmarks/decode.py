@@ -96,15 +96,23 @@ def decode_all(path: Path) -> list[np.ndarray]:
     return [frames[i] for i in sample_frame_indices(len(frames), NUM_FRAMES)[0]]
 
 
-def rate(function: Callable[[Path], object], paths: list[Path], repeats: int) -> float:
-    """Median samples/s of ``function`` over ``repeats`` passes on ``paths``."""
-    speeds = []
+def rates(
+    functions: dict[str, Callable[[Path], object]], paths: list[Path], repeats: int
+) -> dict[str, float]:
+    """Median samples/s of each function over ``repeats`` passes on ``paths``; the functions take turns within
+    each repeat so that load changes on a shared machine hit all of them alike."""
+    speeds: dict[str, list[float]] = {name: [] for name in functions}
+    for (
+        function
+    ) in functions.values():  # warm-up: first-call costs (mel filters, transforms) are not measured
+        function(paths[0])
     for _ in range(repeats):
-        start = time.perf_counter()
-        for path in paths:
-            function(path)
-        speeds.append(len(paths) / (time.perf_counter() - start))
-    return statistics.median(speeds)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for path in paths:
+                function(path)
+            speeds[name].append(len(paths) / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in speeds.items()}
 
 
 def main() -> None:
@@ -147,12 +155,13 @@ def report(paths: list[Path], repeats: int) -> None:
         records, ClipDecoder(NUM_FRAMES, audio=False), DefaultPreprocessor(224, audio_features=False)
     )
     index = {path: i for i, path in enumerate(paths)}
-    results = {
-        "datamodule: 8 frames @224 + 16 kHz audio + log-mel": rate(lambda p: full[index[p]], paths, repeats),
-        "datamodule: 8 frames @224, audio off": rate(lambda p: silent[index[p]], paths, repeats),
-        "raw PyAV seek-and-decode floor: 8 frames, RGB": rate(seek_floor, paths, repeats),
-        "decode-all-then-subsample: RGB": rate(decode_all, paths, repeats),
+    functions: dict[str, Callable[[Path], object]] = {
+        "datamodule: 8 frames @224 + 16 kHz audio + log-mel": lambda p: full[index[p]],
+        "datamodule: 8 frames @224, audio off": lambda p: silent[index[p]],
+        "raw PyAV seek-and-decode floor: 8 frames, RGB": seek_floor,
+        "decode-all-then-subsample: RGB": decode_all,
     }
+    results = rates(functions, paths, repeats)
     for name, value in results.items():
         print(f"  {name:52s} {value:7.1f} samples/s")
     values = list(results.values())
