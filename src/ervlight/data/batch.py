@@ -7,6 +7,7 @@ field (tensors move, lists stay).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import torch
@@ -53,6 +54,14 @@ class MediaBatch:
 
     def __len__(self) -> int:
         return len(self.clip_ids)
+
+    def pin_memory(self) -> MediaBatch:
+        """A copy with every tensor in page-locked memory (called by ``DataLoader(pin_memory=True)``)."""
+        pinned = copy.copy(self)
+        for name, value in self.__dict__.items():
+            if isinstance(value, torch.Tensor):
+                setattr(pinned, name, value.pin_memory())
+        return pinned
 
 
 @dataclass
