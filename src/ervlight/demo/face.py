@@ -22,6 +22,7 @@ __all__ = ["expression_curve", "render_face"]
 _SUPERSAMPLE = 2
 _AU = {name: i for i, name in enumerate(ACTION_UNITS)}
 Colour = tuple[int, int, int]
+_ELLIPSE_ANGLES = np.linspace(0, 2 * np.pi, 20, endpoint=False)
 _CURVE_STEPS = {n: np.linspace(0, 1, n)[:, None] for n in (9,)}
 
 
@@ -51,7 +52,8 @@ def _background(spec: ClipSpec, size: int) -> Image.Image:
         weight = np.broadcast_to(ramp[None, :], (size, size))
     else:
         weight = np.broadcast_to((np.floor(ramp * rng.integers(2, 5)) % 2)[None, :], (size, size))
-    image = a + weight[..., None] * (b - a) + rng.normal(0, 3.0, (size, size, 1))
+    grain = rng.normal(0, 3.0, (size // 2, size // 2, 1)).repeat(2, 0).repeat(2, 1)  # 2x2-pixel grain
+    image = a + weight[..., None] * (b - a) + grain
     return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
 
 
@@ -88,7 +90,7 @@ class _Canvas:
         self, centre: tuple[float, float], rx: float, ry: float, fill: Colour, depth: float = 0.3
     ) -> None:
         """Fill an axis-aligned (in face coordinates) ellipse."""
-        angle = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+        angle = _ELLIPSE_ANGLES
         self.polygon(
             np.stack([centre[0] + rx * np.cos(angle), centre[1] + ry * np.sin(angle)], 1), fill, depth
         )
