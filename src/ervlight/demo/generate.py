@@ -164,7 +164,7 @@ def generate_demo(
     emer = build_emer(plans, seed, share, incoherent_fraction)
     write_json(root / "emer_coldstart.json", emer.records)
     corpus = build_verifier_corpus(settings.verifier, seed)
-    (root / "verifier_corpus.jsonl").write_text("".join(json_line(r) for r in corpus), encoding="utf-8")
+    (root / "verifier_corpus.jsonl").write_text("".join(_json_line(r) for r in corpus), encoding="utf-8")
     manifest = build_manifest(
         plans, emer, Counter(r["split"] for r in corpus),
         generator={"name": "ervlight.demo", "version": GENERATOR_VERSION, "ervlight": __version__},
@@ -178,7 +178,7 @@ def generate_demo(
     return manifest
 
 
-def json_line(record: dict[str, Any]) -> str:
+def _json_line(record: dict[str, Any]) -> str:
     """One JSON Lines row (UTF-8 text, no ASCII escaping)."""
     return json.dumps(record, ensure_ascii=False) + "\n"
 

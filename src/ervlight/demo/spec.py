@@ -17,7 +17,7 @@ Even in clear clips one modality is sometimes weak, so neither modality is perfe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -87,10 +87,6 @@ class ClipSpec:
     def duration_s(self) -> float:
         """Clip length in seconds."""
         return self.num_frames / self.fps
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict of the spec."""
-        return asdict(self)
 
 
 def concept_of(dataset: str, label: str) -> str:
