@@ -1,12 +1,13 @@
 # ervlight — `make test` (lint, type check, tests) creates .venv on first use and installs the package with its
-# pinned dependencies. (`make demo`, the end-to-end demo, arrives with the demo command.)
+# pinned dependencies. `make demo` runs the end-to-end demo (ervlight demo: synthetic corpus, SFT, verifier, GRPO
+# baseline vs ERV, reports under runs/demo).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ervlight-installed
 
-.PHONY: install lint typecheck pytest test clean
+.PHONY: install lint typecheck pytest test demo clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ervlight needs Python >= 3.11 (found " + sys.version.split()[0] + ")"'
@@ -33,6 +34,9 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+demo: install
+	$(BIN)/ervlight demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -49,6 +49,13 @@ COMMANDS: dict[str, Command] = {
     "labels": Command("show a label space: labels, official ids, accepted words", "ervlight.labels_cli:main"),
     "data": Command("dataset tools: inspect, export-r1omni, make-demo", "ervlight.data.cli:main"),
     "verifier": Command("score rationales offline with a trained verifier", "ervlight.verifier.cli:main"),
+    "report": Command(
+        "judge test predictions and write a consistency report", "ervlight.evaluation.report_cli:main"
+    ),
+    "demo": Command(
+        "the end-to-end demo: corpus, SFT, verifier, GRPO baseline vs ERV, report",
+        "ervlight.pipeline.demo:main",
+    ),
 }
 
 

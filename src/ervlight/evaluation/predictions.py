@@ -94,7 +94,7 @@ def read_predictions(paths: Sequence[str | Path]) -> list[PredictionRecord]:
 class PredictionWriter(Callback):
     """Collect the completions ``test_step`` returns and write them as JSON lines at the end of testing.
 
-    The module's ``test_step`` must return the ``list[str]`` of completions of the batch (``SFTModule`` does); the
+    The module's ``test_step`` must return ``{"completions": list[str]}``, one per clip (``SFTModule`` does); the
     batch gives clip ids, datasets and gold labels; the fold comes from ``fold`` or the datamodule's ``fold``.
 
     Args:
@@ -121,10 +121,11 @@ class PredictionWriter(Callback):
         dataloader_idx: int = 0,
     ) -> None:
         """Keep one record per clip of the batch."""
-        if not isinstance(outputs, list) or len(outputs) != len(batch.clip_ids):
+        texts = outputs.get("completions") if isinstance(outputs, dict) else None
+        if not isinstance(texts, list) or len(texts) != len(batch.clip_ids):
             raise TypeError(
-                f"PredictionWriter needs {type(pl_module).__name__}.test_step to return one completion per clip "
-                f"(list[str] of {len(batch.clip_ids)}), got {type(outputs).__name__}"
+                f"PredictionWriter needs {type(pl_module).__name__}.test_step to return "
+                f"{{'completions': [one text per clip]}} ({len(batch.clip_ids)} clips), got {type(outputs).__name__}"
             )
         fold = (
             self.fold
@@ -132,7 +133,7 @@ class PredictionWriter(Callback):
             else getattr(getattr(trainer, "datamodule", None), "fold", None)
         )
         for clip, dataset, gold, text in zip(
-            batch.clip_ids, batch.datasets, batch.label_names, outputs, strict=True
+            batch.clip_ids, batch.datasets, batch.label_names, texts, strict=True
         ):
             self.records.append(PredictionRecord(str(clip), dataset, fold, gold, str(text)))
 

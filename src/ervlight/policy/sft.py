@@ -164,9 +164,9 @@ class SFTModule(BaseModule):
         """Log the validation metrics."""
         self._log_metrics("val")
 
-    def test_step(self, batch: MediaBatch, batch_idx: int) -> list[str]:
-        """Generate on the test split and update format rate, WAR and UAR; returns the completions."""
-        return self._evaluate(batch, batch_idx, "test")
+    def test_step(self, batch: MediaBatch, batch_idx: int) -> dict[str, list[str]]:
+        """Generate on the test split and update format rate, WAR and UAR; returns ``{"completions": texts}``."""
+        return {"completions": self._evaluate(batch, batch_idx, "test")}
 
     def on_test_epoch_end(self) -> None:
         """Log the test metrics."""

@@ -1,0 +1,1 @@
+"""End-to-end pipelines: :mod:`~ervlight.pipeline.demo` (``ervlight demo``) and its stages."""

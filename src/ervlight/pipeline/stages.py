@@ -1,0 +1,181 @@
+"""The demo's stages: each one a shipped config run through ``ervlight`` in the working folder, plus its output.
+
+Paths are relative to the demo's working folder (the configs' own relative paths: ``demo_data/…``, ``runs/…``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DATA", "POLICIES", "DemoSettings", "Stage", "build_stages"]
+
+DATA = Path("demo_data")
+JUDGE_CORPUS = DATA / "verifier_corpus_judge.jsonl"
+REWARD_VERIFIER = Path("runs/verifier_demo/verifier")
+JUDGE_VERIFIER = Path("runs/verifier_judge/verifier")
+#: Policy folder of each evaluated run (as the SFT and GRPO demo configs save them).
+POLICIES = {
+    "SFT": Path("runs/sft_demo/policy"),
+    "baseline": Path("runs/grpo_r1omni_demo/policy"),
+    "ERV": Path("runs/grpo_erv_demo/policy"),
+}
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What a demo run depends on.
+
+    Attributes:
+        configs: the repository's ``configs/`` folder (absolute).
+        seed: seed of the corpus and every stage (the judge verifier uses ``seed + 1``).
+        size: demo corpus size (``small`` or ``medium``).
+        grpo_steps: GRPO optimiser steps (``None``: the configs' ``max_steps``).
+        max_new_tokens: evaluation completion budget.
+    """
+
+    configs: Path
+    seed: int = 0
+    size: str = "small"
+    grpo_steps: int | None = None
+    max_new_tokens: int = 160
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings beyond seed and size that change results (kept in the working folder's stamp)."""
+        return {"grpo_steps": self.grpo_steps, "max_new_tokens": self.max_new_tokens}
+
+    def config(self, name: str) -> str:
+        """Absolute path of a shipped config (``sft/demo.yaml``…)."""
+        return str(self.configs / name)
+
+    @staticmethod
+    def predictions(run: str) -> Path:
+        """Where ``ervlight test`` writes a run's predictions."""
+        return Path("runs/eval_demo") / run.lower() / "predictions.jsonl"
+
+    @staticmethod
+    def report_dir(run: str) -> Path:
+        """A run's report folder."""
+        return Path("reports") / run.lower()
+
+
+@dataclass
+class Stage:
+    """One step of the demo: a name, what it does, the path it leaves behind when done, and how to run it."""
+
+    name: str
+    description: str
+    output: Path
+    action: Callable[[], None]
+
+    def done(self) -> bool:
+        """Whether the output exists (a finished stage is not run again)."""
+        return self.output.exists()
+
+    def run(self) -> None:
+        """Run the stage; ``RuntimeError`` when it did not leave its output."""
+        self.action()
+        if not self.output.exists():
+            raise RuntimeError(f"demo stage {self.name!r} finished without writing {self.output}")
+
+
+def _lightning(args: list[str]) -> None:
+    """``ervlight fit|test …`` in this process (``sys.argv`` hidden, so LightningCLI reads only ``args``)."""
+    from ervlight.cli import run_lightning
+
+    saved = sys.argv
+    sys.argv = saved[:1]
+    try:
+        run_lightning(args)
+    finally:
+        sys.argv = saved
+
+
+def _corpus(settings: DemoSettings) -> None:
+    """The demo corpus and the judge's verifier corpus (same recipe, seed + 1)."""
+    from ervlight.demo.generate import SIZES, generate_demo, json_line
+    from ervlight.demo.verifier_corpus import build_verifier_corpus
+
+    generate_demo(DATA, settings.size, settings.seed, overwrite=True, progress=True)
+    corpus = build_verifier_corpus(SIZES[settings.size].verifier, settings.seed + 1)
+    JUDGE_CORPUS.write_text("".join(json_line(r) for r in corpus), encoding="utf-8")
+
+
+def _verifier_args(settings: DemoSettings, judge: bool) -> list[str]:
+    """``fit`` arguments of the reward verifier or (``judge``) the independent judge verifier."""
+    args = [
+        "fit",
+        "--config",
+        settings.config("verifier/demo.yaml"),
+        "--trainer.enable_checkpointing",
+        "false",
+    ]
+    if not judge:
+        return [*args, "--seed_everything", str(settings.seed)]
+    root = str(JUDGE_VERIFIER.parent)
+    return [*args, "--seed_everything", str(settings.seed + 1), "--data.init_args.text.path", str(JUDGE_CORPUS),
+            "--model.init_args.export_dir", str(JUDGE_VERIFIER), "--trainer.default_root_dir", root,
+            "--trainer.logger.init_args.save_dir", root]  # fmt: skip
+
+
+def _grpo_args(settings: DemoSettings, config: str) -> list[str]:
+    """``fit`` arguments of a GRPO run: no validation on the test lists (the final policy is what is evaluated)."""
+    args = ["fit", "--config", settings.config(config), "--seed_everything", str(settings.seed),
+            "--model.init_args.seed", str(settings.seed), "--trainer.limit_val_batches", "0"]  # fmt: skip
+    if settings.grpo_steps is not None:
+        args += ["--trainer.max_steps", str(settings.grpo_steps)]
+    return args
+
+
+def _test_args(settings: DemoSettings, run: str) -> list[str]:
+    """``test`` arguments of one policy with the evaluation config, writing its predictions."""
+    writer = [{"class_path": "ervlight.evaluation.predictions.PredictionWriter",
+               "init_args": {"path": str(settings.predictions(run))}}]  # fmt: skip
+    return ["test", "--config", settings.config("eval/demo.yaml"), "--seed_everything", str(settings.seed),
+            "--model.init_args.seed", str(settings.seed),
+            "--model.init_args.policy.init_args.pretrained", str(POLICIES[run]),
+            "--model.init_args.max_new_tokens", str(settings.max_new_tokens),
+            "--trainer.default_root_dir", str(settings.predictions(run).parent),
+            "--trainer.callbacks", json.dumps(writer)]  # fmt: skip
+
+
+def _report(settings: DemoSettings, run: str) -> None:
+    """Judge a run's predictions with the judge verifier (the reward verifier as second judge) and write its report."""
+    from ervlight.evaluation.predictions import read_predictions
+    from ervlight.evaluation.report import build_report
+    from ervlight.verifier.judge import VerifierJudge
+
+    judges = [VerifierJudge(str(JUDGE_VERIFIER), name="judge-verifier"),
+              VerifierJudge(str(REWARD_VERIFIER), name="reward-verifier")]  # fmt: skip
+    build_report(read_predictions([settings.predictions(run)]), judges, settings.report_dir(run), name=run)
+
+
+def build_stages(settings: DemoSettings) -> list[Stage]:
+    """The demo's stages in order."""
+    stages = [
+        Stage("corpus", f"generate the {settings.size} synthetic demo corpus (seed {settings.seed})", JUDGE_CORPUS,
+              partial(_corpus, settings)),
+        Stage("sft", "cold-start SFT of TinyOmni (configs/sft/demo.yaml)", POLICIES["SFT"],
+              partial(_lightning, ["fit", "--config", settings.config("sft/demo.yaml"), "--seed_everything",
+                                   str(settings.seed), "--trainer.limit_val_batches", "0"])),
+        Stage("verifier", "train the reward verifier (configs/verifier/demo.yaml)", REWARD_VERIFIER,
+              partial(_lightning, _verifier_args(settings, judge=False))),
+        Stage("judge", "train the independent judge verifier (other data seed, other training seed)",
+              JUDGE_VERIFIER, partial(_lightning, _verifier_args(settings, judge=True))),
+        Stage("baseline", "GRPO with format + accuracy (configs/grpo/r1omni_baseline_demo.yaml)",
+              POLICIES["baseline"], partial(_lightning, _grpo_args(settings, "grpo/r1omni_baseline_demo.yaml"))),
+        Stage("erv", "GRPO with format + accuracy + explanation (configs/grpo/erv_parity_demo.yaml)",
+              POLICIES["ERV"], partial(_lightning, _grpo_args(settings, "grpo/erv_parity_demo.yaml"))),
+    ]  # fmt: skip
+    for run in POLICIES:
+        stages.append(Stage(f"test-{run.lower()}", f"generate on the fold-1 test lists with the {run} policy",
+                            settings.predictions(run), partial(_lightning, _test_args(settings, run))))  # fmt: skip
+    for run in POLICIES:
+        stages.append(Stage(f"report-{run.lower()}", f"judge the {run} rationales and write its report",
+                            settings.report_dir(run) / "metrics.json", partial(_report, settings, run)))  # fmt: skip
+    return stages

@@ -1,0 +1,128 @@
+"""``ervlight demo``: stage plan, resume, settings guard, the printed table; the real run is ``slow``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from ervlight.evaluation.predictions import PredictionRecord
+from ervlight.evaluation.report import build_report
+from ervlight.pipeline import demo, stages
+from ervlight.pipeline.stages import POLICIES, DemoSettings, Stage, build_stages
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_stage_plan_order_outputs_and_arguments() -> None:
+    settings = DemoSettings(REPO / "configs", seed=3, grpo_steps=7, max_new_tokens=64)
+    plan = build_stages(settings)
+    names = ["corpus", "sft", "verifier", "judge", "baseline", "erv"]
+    names += ["test-sft", "test-baseline", "test-erv", "report-sft", "report-baseline", "report-erv"]
+    assert [s.name for s in plan] == names
+    outputs = {s.name: str(s.output) for s in plan}
+    assert outputs["sft"] == "runs/sft_demo/policy"
+    assert outputs["erv"] == "runs/grpo_erv_demo/policy"
+    assert outputs["report-erv"] == "reports/erv/metrics.json"
+    judge = stages._verifier_args(settings, judge=True)
+    assert judge[judge.index("--seed_everything") + 1] == "4"
+    assert judge[judge.index("--data.init_args.text.path") + 1] == "demo_data/verifier_corpus_judge.jsonl"
+    assert judge[judge.index("--model.init_args.export_dir") + 1] == "runs/verifier_judge/verifier"
+    grpo = stages._grpo_args(settings, "grpo/erv_parity_demo.yaml")
+    assert grpo[grpo.index("--trainer.max_steps") + 1] == "7"
+    assert grpo[grpo.index("--config") + 1] == str(REPO / "configs" / "grpo" / "erv_parity_demo.yaml")
+    test = stages._test_args(settings, "baseline")
+    assert (
+        test[test.index("--model.init_args.policy.init_args.pretrained") + 1]
+        == "runs/grpo_r1omni_demo/policy"
+    )
+    assert test[test.index("--model.init_args.max_new_tokens") + 1] == "64"
+    (writer,) = json.loads(test[test.index("--trainer.callbacks") + 1])
+    assert writer["init_args"]["path"] == "runs/eval_demo/baseline/predictions.jsonl"
+
+
+class _Judge:
+    """Judges every rationale as the gold emotion of the clip id's prefix (ERV) or as neutral (others)."""
+
+    def __init__(self, coherent: bool) -> None:
+        self.name = "stub"
+        self.coherent = coherent
+
+    def judge(self, rationales: list[str], dataset: str) -> list[str | None]:
+        return ["happy" if self.coherent else "neutral" for _ in rationales]
+
+
+def _fake_stages(calls: list[str]) -> list[Stage]:
+    """Stages that only write their outputs (reports from two happy clips), recording each run."""
+
+    def report(run: str) -> None:
+        calls.append(run)
+        records = [PredictionRecord(f"c{i}", "dfew", 1, "happy", "<think>x.</think><answer>happy</answer>")
+                   for i in range(2)]  # fmt: skip
+        build_report(
+            records, [_Judge(run == "ERV")], DemoSettings.report_dir(run), name=run, tensorboard=False
+        )
+
+    def touch(name: str) -> None:
+        calls.append(name)
+        Path(name).mkdir(parents=True)
+
+    plan = [Stage("train", "pretend to train", Path("trained"), lambda: touch("trained"))]
+    plan += [Stage(f"report-{run}", "report", DemoSettings.report_dir(run) / "metrics.json",
+                   lambda run=run: report(run)) for run in POLICIES]  # fmt: skip
+    return plan
+
+
+def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(demo, "build_stages", lambda settings: _fake_stages(calls))
+    settings = DemoSettings(REPO / "configs")
+    messages: list[str] = []
+    result = demo.run_demo(tmp_path / "w", settings, log=messages.append)
+    assert calls == ["trained", "SFT", "baseline", "ERV"]
+    assert result.table.splitlines()[2:] == [
+        "| SFT | dfew | 1 | 100.0 | 100.0 | 0.0 | 0.0 | 0.0 |",
+        "| baseline | dfew | 1 | 100.0 | 100.0 | 0.0 | 0.0 | 0.0 |",
+        "| ERV | dfew | 1 | 100.0 | 100.0 | 100.0 | 100.0 | 100.0 |",
+    ]
+    assert set(result.timings) == {"train", "report-SFT", "report-baseline", "report-ERV"}
+    saved = json.loads((tmp_path / "w" / "demo_result.json").read_text())
+    assert saved["reports"]["ERV"] == str(tmp_path / "w" / "reports" / "erv")
+    assert (tmp_path / "w" / "demo_table.md").read_text() == result.table + "\n"
+    calls.clear()
+    again = demo.run_demo(tmp_path / "w", settings, log=messages.append)
+    assert calls == []
+    assert again.table == result.table
+    assert messages[-1] == "[4/4] report-ERV: already done (reports/erv/metrics.json)"
+    with pytest.raises(ValueError, match="holds a demo run with settings"):
+        demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs", seed=1), log=messages.append)
+    demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs", seed=1), fresh=True, log=messages.append)
+    assert calls == ["trained", "SFT", "baseline", "ERV"]
+
+
+def test_a_stage_that_leaves_no_output_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = [Stage("broken", "writes nothing", Path("nothing"), lambda: None)]
+    monkeypatch.setattr(demo, "build_stages", lambda settings: broken)
+    with pytest.raises(RuntimeError, match="demo stage 'broken' finished without writing nothing"):
+        demo.run_demo(tmp_path, DemoSettings(REPO / "configs"), log=lambda _: None)
+
+
+def test_main_needs_the_configs_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main(["--configs", str(tmp_path), "--workdir", str(tmp_path / "w")]) == 2
+    assert "lacks sft/demo.yaml, verifier/demo.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real ``ervlight demo`` (what ``make demo`` runs), with few GRPO steps: ``pytest -m slow tests/pipeline``."""
+    start = time.perf_counter()
+    argv = ["--workdir", str(tmp_path / "demo"), "--configs", str(REPO / "configs"), "--grpo-steps", "4"]
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    for run in ("SFT", "baseline", "ERV"):
+        assert f"| {run} | dfew | 1 |" in out
+        assert f"| {run} | mafw | 1 |" in out
+        assert (tmp_path / "demo" / "reports" / run.lower() / "predictions.csv").is_file()
+    print(f"demo end to end in {time.perf_counter() - start:.0f} s")
