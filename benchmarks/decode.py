@@ -9,7 +9,7 @@ film grain, stereo AAC at 44.1/48 kHz) with :func:`ervlight.data.encoding.write_
   RGB (no audio, no resize): the floor the issue compares against;
 * ``decode-all`` — decode every frame, convert each to RGB, keep the 8 (no audio).
 
-All three decode single-threaded (as in DataLoader workers). Run::
+All paths decode and convert single-threaded (as in DataLoader workers; swscale's own threads are off too). Run::
 
     OMP_NUM_THREADS=1 python benchmarks/decode.py [--clips 12] [--repeats 3] [--gop 1.0 10.0]
 
@@ -82,7 +82,7 @@ def seek_floor(path: Path) -> list[np.ndarray]:
             container.seek(pts, stream=stream, backward=True)
             for frame in container.decode(stream):
                 if frame.pts is not None and frame.pts >= pts:
-                    out.append(frame.to_ndarray(format="rgb24"))
+                    out.append(frame.to_ndarray(format="rgb24", threads=1))
                     break
     return out
 
@@ -92,7 +92,7 @@ def decode_all(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        frames = [frame.to_ndarray(format="rgb24", threads=1) for frame in container.decode(stream)]
     return [frames[i] for i in sample_frame_indices(len(frames), NUM_FRAMES)[0]]
 
 

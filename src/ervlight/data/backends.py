@@ -259,11 +259,12 @@ class PyAVBackend(MediaBackend):
             got.update(self._convert(f, size) for f in context.decode(packet) if f.pts in wanted)
         return got
 
-    @staticmethod
-    def _convert(frame: av.VideoFrame, size: Sizer) -> tuple[int, np.ndarray]:
-        """``(pts, uint8 [H, W, 3])`` of a decoded frame, scaled to ``size(h, w)`` by swscale."""
+    def _convert(self, frame: av.VideoFrame, size: Sizer) -> tuple[int, np.ndarray]:
+        """``(pts, uint8 [H, W, 3])`` of a decoded frame, scaled to ``size(h, w)`` by swscale (``threads``)."""
         height, width = size(frame.height, frame.width) if size else (frame.height, frame.width)
-        array = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
+        array = frame.to_ndarray(
+            format="rgb24", width=width, height=height, interpolation="AREA", threads=self.threads
+        )
         return int(frame.pts or 0), np.asarray(array)
 
     @staticmethod
