@@ -11,6 +11,10 @@ multinomial logistic regression (L2, standardised features) on each fold's TRAIN
 * with ``--cnn``, also a small CNN on video alone (64x64 grey maps of the first frame, the late frames and their
   difference; random shifts as augmentation), a translation-robust reader of the face.
 
+``--ceiling`` adds the same regression on the generator's own parameters from ``manifest.json`` (action-unit
+intensities of the face, prosody of the voice): how much label information each modality carries before any
+rendering, i.e. what a perfect face/voice reader could reach.
+
 Prints accuracy (WAR) and UAR per dataset and modality with the chance level, for fold 1 (the demo's evaluation
 fold) and, with ``--all-folds``, the mean over the five folds. Example::
 
@@ -21,6 +25,8 @@ fold) and, with ``--all-folds``, the mean over the five folds. Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -33,6 +39,7 @@ from ervlight.data.decoding import ClipDecoder
 from ervlight.data.dfew import read_dfew
 from ervlight.data.mafw import read_mafw
 from ervlight.data.records import ClipRecord
+from ervlight.demo.profiles import action_unit_vector, blend_prosody
 from ervlight.labels import get_label_space
 
 _MEL = torchaudio.transforms.MelSpectrogram(16000, n_fft=512, hop_length=160, n_mels=64)
@@ -141,19 +148,33 @@ def load(
             )
         records += [(record, fold) for record in listing.records]
     space = get_label_space(dataset)
-    video, audio, maps = [], [], []
+    video, audio, maps, ids = [], [], [], []
     for record, _ in tqdm(records, desc=f"decoding {dataset}", unit="clip"):
         clip = decoder.decode(record)
         video.append(video_features(clip.frames))
         audio.append(audio_features(clip.audio))
         maps.append(video_maps(clip.frames))
+        ids.append(record.clip_id)
     labels = np.array([space.index(r.label) for r, _ in records])
     features = {"video": np.stack(video), "audio": np.stack(audio), "maps": np.stack(maps)}
+    if (root / "manifest.json").is_file():
+        features |= parameter_features(root, dataset, ids)
     return features, labels, np.array([f for _, f in records])
 
 
+def parameter_features(root: Path, dataset: str, records_order: list[str]) -> dict[str, np.ndarray]:
+    """Generator parameters per clip (from the manifest), in the order of ``records_order`` (clip ids)."""
+    clips = {
+        c["clip_id"]: c
+        for c in json.loads((root / "manifest.json").read_text())["datasets"][dataset]["clips"]
+    }
+    face = [action_unit_vector(clips[i]["face"]) for i in records_order]
+    voice = [np.array(dataclasses.astuple(blend_prosody(clips[i]["voice"]))) for i in records_order]
+    return {"face-params": np.stack(face), "voice-params": np.stack(voice)}
+
+
 def evaluate(features: dict[str, np.ndarray], labels: np.ndarray, folds: np.ndarray, fold: int, classes: int,
-             l2: float, cnn_epochs: int) -> dict[str, tuple[float, float]]:  # fmt: skip
+             l2: float, cnn_epochs: int, ceiling: bool) -> dict[str, tuple[float, float]]:  # fmt: skip
     """WAR/UAR of video, audio and both (and the video CNN when ``cnn_epochs``) on one fold's test split."""
     train, test = folds != fold, folds == fold
     logp = {
@@ -164,6 +185,12 @@ def evaluate(features: dict[str, np.ndarray], labels: np.ndarray, folds: np.ndar
     if cnn_epochs:
         maps = features["maps"]
         logp["video-cnn"] = cnn_predict(maps[train], labels[train], maps[test], classes, cnn_epochs)
+    if ceiling:
+        for name in ("face-params", "voice-params"):
+            logp[name] = fit_predict(
+                features[name][train], labels[train], features[name][test], classes, 1e-3
+            )
+        logp["both-params"] = logp["face-params"] + logp["voice-params"]
     return {m: scores(p.argmax(1), labels[test], classes) for m, p in logp.items()}
 
 
@@ -175,6 +202,7 @@ def main() -> None:
     )
     parser.add_argument("--all-folds", action="store_true", help="also report the mean over the 5 folds")
     parser.add_argument("--l2", type=float, default=0.05, help="L2 weight of the logistic regression")
+    parser.add_argument("--ceiling", action="store_true", help="also fit on the generator's parameters")
     parser.add_argument(
         "--cnn", type=int, default=0, metavar="EPOCHS", help="also train the video CNN (e.g. 40)"
     )
@@ -188,7 +216,10 @@ def main() -> None:
     for dataset in ("dfew", "mafw"):
         features, labels, folds = load(args.root, dataset, decoder)
         classes = get_label_space(dataset).num_classes
-        results = [evaluate(features, labels, folds, k, classes, args.l2, args.cnn) for k in folds_to_run]
+        results = [
+            evaluate(features, labels, folds, k, classes, args.l2, args.cnn, args.ceiling)
+            for k in folds_to_run
+        ]
         for modality in results[0]:
             war, uar = results[0][modality]
             line = f"{dataset:8} {modality:8} {1 / classes:7.3f} {war:10.3f} {uar:10.3f}"

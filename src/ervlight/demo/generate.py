@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Version of the generator; bump it whenever the output for a seed changes.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 DATASETS = ("dfew", "mafw")
 #: What :func:`generate_demo` writes under the output folder (and removes first with ``overwrite=True``).
 OUTPUTS = ("DFEW", "MAFW", "emer_coldstart.json", "verifier_corpus.jsonl", "manifest.json", "README.md")

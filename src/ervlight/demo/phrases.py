@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "CONCLUSION_TEMPLATES",
     "CUE_PHRASES",
     "DESCRIPTIVE_TEMPLATES",
     "EMOTION_TEMPLATES",
@@ -92,6 +93,16 @@ EMOTION_TEMPLATES = Bank(
         "Anyone watching would call {o} {a}.",
     ),
 )  # fmt: skip
+
+#: The closing sentence of a rationale ({a} the label's plain adjective).
+CONCLUSION_TEMPLATES = Bank(
+    train=(
+        "Overall, {s} is most likely {a}.",
+        "Therefore, the emotion is best read as {a}.",
+        "So {s} is feeling {a}.",
+    ),
+    held_out=("All in all, {s} feels {a}.",),
+)
 
 #: Sentences naming two emotions ({a1}, {a2}, {n1}, {n2}).
 MIXED_TEMPLATES = Bank(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ervlight.demo.phrases import (
+    CONCLUSION_TEMPLATES,
     CUE_PHRASES,
     EMOTION_TEMPLATES,
     EMOTION_WORDS,
@@ -181,6 +182,5 @@ def rationale(spec: ClipSpec, incoherent: bool, rng: np.random.Generator) -> Rat
                         n=_pick(rng, odd.nouns.train))  # fmt: skip
         sentences.insert(int(rng.integers(1, len(sentences) + 1)), _capitalise(sentence))
     final = words.adjectives.train[0]
-    sentences.append(fill(_pick(rng, ("Overall, {s} is most likely {a}.", "Therefore, the emotion is best read as {a}.",
-                                      "So {s} is feeling {a}.")), person, a=final))  # fmt: skip
+    sentences.append(fill(_pick(rng, CONCLUSION_TEMPLATES.train), person, a=final))
     return Rationale(text=" ".join(_capitalise(s) for s in sentences), incoherent_with=other)

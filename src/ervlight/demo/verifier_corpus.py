@@ -2,7 +2,8 @@
 
 Three kinds of sentence, mixed in fixed shares:
 
-* emotion sentences naming one emotion ("She seems irritated.") -> that emotion's GoEmotions label, and the MAFW /
+* emotion sentences naming one emotion ("She seems irritated.", also in the shapes of rationale conclusions and
+  of the asides that point to another emotion) -> that emotion's GoEmotions label, and the MAFW /
   DFEW label of the emotion (``null`` where the dataset lacks it, e.g. DFEW has no contempt);
 * mixed sentences naming two emotions ("He seems both afraid and astonished.") -> both GoEmotions labels
   (multi-label), no single dataset label (``null``);
@@ -21,10 +22,12 @@ from typing import Any
 import numpy as np
 
 from ervlight.demo.phrases import (
+    CONCLUSION_TEMPLATES,
     CUE_PHRASES,
     DESCRIPTIVE_TEMPLATES,
     EMOTION_TEMPLATES,
     EMOTION_WORDS,
+    INCOHERENT_TEMPLATES,
     MIXED_TEMPLATES,
     VOICE_PHRASES,
     Bank,
@@ -36,6 +39,11 @@ __all__ = ["SHARES", "build_verifier_corpus", "corpus_labels"]
 
 #: Share of emotion, mixed and descriptive sentences.
 SHARES: dict[str, float] = {"emotion": 0.62, "mixed": 0.13, "descriptive": 0.25}
+# One-emotion sentence shapes: interpretations, rationale conclusions and the "other emotion" asides.
+_ONE_EMOTION = Bank(
+    EMOTION_TEMPLATES.train + CONCLUSION_TEMPLATES.train + INCOHERENT_TEMPLATES.train,
+    EMOTION_TEMPLATES.held_out + CONCLUSION_TEMPLATES.held_out + INCOHERENT_TEMPLATES.held_out,
+)
 _CONCEPTS: tuple[str, ...] = tuple(c[0] for c in get_label_space("mafw").concepts)
 
 
@@ -71,7 +79,7 @@ def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
 def _emotion(rng: np.random.Generator, held_out: bool, index: int) -> tuple[str, str, tuple[str, ...]]:
     """(text, template, concepts) of a one-emotion sentence; the concept cycles so classes stay balanced."""
     concept = _CONCEPTS[index % len(_CONCEPTS)]
-    template = _pick(rng, _options(EMOTION_TEMPLATES, held_out))
+    template = _pick(rng, _options(_ONE_EMOTION, held_out))
     words = EMOTION_WORDS[concept]
     modifier = _pick(rng, ("", "quite ", "rather ", "somewhat ", "visibly "))
     text = fill(template, Person.draw(rng), modifier, a=_word(rng, words.adjectives, held_out),
