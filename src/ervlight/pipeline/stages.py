@@ -98,12 +98,13 @@ def _lightning(args: list[str]) -> None:
 
 def _corpus(settings: DemoSettings) -> None:
     """The demo corpus and the judge's verifier corpus (same recipe, seed + 1)."""
-    from ervlight.demo.generate import SIZES, generate_demo, json_line
+    from ervlight.demo.generate import SIZES, generate_demo
     from ervlight.demo.verifier_corpus import build_verifier_corpus
 
     generate_demo(DATA, settings.size, settings.seed, overwrite=True, progress=True)
     corpus = build_verifier_corpus(SIZES[settings.size].verifier, settings.seed + 1)
-    JUDGE_CORPUS.write_text("".join(json_line(r) for r in corpus), encoding="utf-8")
+    lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in corpus)
+    JUDGE_CORPUS.write_text("".join(lines), encoding="utf-8")
 
 
 def _verifier_args(settings: DemoSettings, judge: bool) -> list[str]:
