@@ -52,7 +52,12 @@ def completion_stats(mask: torch.Tensor, truncated: torch.Tensor) -> dict[str, f
 
 
 def loss_stats(summed: LossStats, beta: float) -> dict[str, float]:
-    """Token-averaged ``kl``, ``entropy`` and clip ratios from summed :class:`LossStats` (all ranks)."""
+    """Token-averaged ``kl``, ``entropy`` and clip ratios from summed :class:`LossStats` (all ranks).
+
+    ``entropy`` is the mean ``-log p`` of the sampled tokens: an unbiased estimate of the policy's token entropy
+    at temperature 1 (TRL computes the exact entropy from the full distribution, which the completion-only
+    log-prob pass does not materialise).
+    """
     tokens = summed.tokens.clamp(min=1)
     stats = {
         "entropy": (summed.neg_logp_sum / tokens).item(),
