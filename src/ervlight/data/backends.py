@@ -1,4 +1,5 @@
-"""Media backends: read sampled video frames and the audio track of one file (PyAV default, torchcodec optional).
+"""Media backends: read sampled video frames and the audio track of one file (PyAV default, torchcodec optional
+in :mod:`ervlight.data.torchcodec_backend`).
 
 A backend answers one question: given a media file, a function that picks frame indices from the clip's frame
 count, and an optional output size, return the picked frames (``uint8 [K, H, W, 3]``), the clip's frame count,
@@ -13,6 +14,7 @@ output size (FFmpeg's swscale, area filter), so full-size frames are never copie
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +37,6 @@ __all__ = [
     "MediaBackend",
     "PyAVBackend",
     "RawClip",
-    "TorchCodecBackend",
     "check_file",
     "get_backend",
 ]
@@ -290,69 +291,20 @@ class PyAVBackend(MediaBackend):
         return float(audio.start_time * audio.time_base - first_video)
 
 
-class TorchCodecBackend(MediaBackend):
-    """Optional backend on torchcodec (needs ``pip install torchcodec`` and the OS FFmpeg libraries)."""
-
-    name = "torchcodec"
-
-    def __init__(self, threads: int = 1) -> None:
-        try:
-            import torchcodec.decoders  # noqa: F401
-        except ImportError as error:
-            raise ImportError(
-                "the 'torchcodec' backend needs torchcodec and the OS FFmpeg libraries "
-                f"(pip install torchcodec; apt-get install ffmpeg): {error}"
-            ) from error
-        super().__init__(threads)
-
-    def read_audio(self, path: Path, rate: int = 16000) -> np.ndarray | None:
-        """The audio track as mono ``float32 [S]``; ``None`` when the file has no audio stream."""
-        from torchcodec.decoders import AudioDecoder
-
-        check_file(path)
-        try:
-            decoder = AudioDecoder(str(path), sample_rate=rate, num_channels=1)
-        except ValueError:  # torchcodec's "no audio stream" error
-            return None
-        except RuntimeError as error:
-            raise CorruptMediaError(path, f"cannot be opened by torchcodec ({error})") from None
-        return decoder.get_all_samples().data.reshape(-1).numpy().astype(np.float32, copy=False)
-
-    def read(self, path: Path, pick: Picker, size: Sizer = None, audio_rate: int | None = 16000) -> RawClip:
-        """Read picked frames with ``VideoDecoder.get_frames_at`` (resized afterwards by the preprocessor)."""
-        from torchcodec.decoders import VideoDecoder
-
-        check_file(path)
-        try:
-            decoder = VideoDecoder(str(path), dimension_order="NHWC", num_ffmpeg_threads=self.threads)
-        except ValueError as error:
-            raise NoVideoStreamError(path, f"no usable video stream ({error})") from None
-        except RuntimeError as error:
-            raise CorruptMediaError(path, f"cannot be opened by torchcodec ({error})") from None
-        count = len(decoder)
-        if count < 1:
-            raise TooFewFramesError(path, "the video stream holds no frame")
-        indices = [int(i) for i in pick(count)]
-        try:
-            frames = decoder.get_frames_at(indices).data.numpy()
-        except RuntimeError as error:
-            raise CorruptMediaError(path, f"video frames cannot be decoded ({error})") from None
-        fps = float(decoder.metadata.average_fps or 25.0)
-        audio = self.read_audio(path, audio_rate) if audio_rate is not None else None
-        return RawClip(
-            frames=frames, indices=indices, num_frames=count, fps=fps, duration=count / fps, audio=audio
-        )
-
-
-#: Backend name -> class.
-BACKENDS: dict[str, type[MediaBackend]] = {"pyav": PyAVBackend, "torchcodec": TorchCodecBackend}
+#: Backend name -> ``module:class`` (imported when chosen, so torchcodec stays optional).
+BACKENDS: dict[str, str] = {
+    "pyav": "ervlight.data.backends:PyAVBackend",
+    "torchcodec": "ervlight.data.torchcodec_backend:TorchCodecBackend",
+}
 
 
 def get_backend(name: str, threads: int = 1) -> MediaBackend:
     """Instantiate a backend by name (``pyav`` or ``torchcodec``)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown media backend {name!r}; expected one of {', '.join(BACKENDS)}")
-    return BACKENDS[name](threads=threads)
+    module_name, _, class_name = BACKENDS[name].partition(":")
+    backend: type[MediaBackend] = getattr(importlib.import_module(module_name), class_name)
+    return backend(threads=threads)
 
 
 @dataclass(frozen=True)
