@@ -212,3 +212,14 @@ def test_policy_factory_and_saved_policy(make_policy: Callable[..., CausalLMPoli
     assert module.policy.has_adapters
     tiny_trainer(tmp_path, max_steps=1).fit(module, datamodule=PromptData(batch_size=2))
     assert (tmp_path / "policy" / "adapter" / "adapter_config.json").is_file()
+
+
+def test_bf16_mixed_precision_step(make_module: Callable[..., GRPOModule], tmp_path: Path) -> None:
+    module = make_module(scale_rewards="batch", multi_objective_aggregation="normalize_then_sum")
+    before = _snapshot(module.policy)
+    trainer = tiny_trainer(tmp_path, max_steps=1, precision="bf16-mixed")
+    trainer.fit(module, datamodule=PromptData(batch_size=2))
+    assert trainer.global_step == 1
+    assert torch.isfinite(trainer.logged_metrics["loss"])
+    assert any(not torch.equal(p, before[n]) for n, p in module.policy.named_parameters())
+    assert all(p.dtype == torch.float32 for p in module.policy.parameters())  # fp32 master weights
