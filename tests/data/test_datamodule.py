@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -210,3 +211,26 @@ def test_random_training_sampling_is_seeded_per_worker(mafw_root: Path) -> None:
     first, again, other = epoch(1), epoch(1), epoch(2)
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_cache_key_follows_file_mtime_and_params(mafw_root: Path, tmp_path: Path) -> None:
+    from ervlight.data.cache import SampleCache
+    from ervlight.data.decoding import ClipDecoder
+    from ervlight.data.records import ClipRecord
+
+    clip = tmp_path / "00025.mp4"
+    shutil.copyfile(mafw_root / "data" / "clips" / "00025.mp4", clip)
+    record = ClipRecord("00025", "mafw", "anger", "test", video=clip, audio=clip)
+    cache = SampleCache(tmp_path / "cache", {"num_frames": 4})
+    cache.store(record, ClipDecoder(num_frames=4).decode(record))
+    loaded = cache.load(record)
+    assert loaded is not None
+    assert loaded.frame_indices == [9, 28, 46, 65]  # 75 frames, segment middles
+    assert SampleCache(tmp_path / "cache", {"num_frames": 8}).load(record) is None
+    stat = clip.stat()
+    os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert cache.load(record) is None
+    (tmp_path / "cache" / cache.key(record)[:2]).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cache" / cache.key(record)[:2] / f"{cache.key(record)}.pt").write_bytes(b"garbage")
+    assert cache.load(record) is None
+    assert (cache.hits, cache.misses) == (1, 2)
