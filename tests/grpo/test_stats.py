@@ -24,7 +24,7 @@ def test_reward_stats_names_and_values() -> None:
 def test_completion_stats() -> None:
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 0, 0, 0]], dtype=torch.bool)
     truncated = torch.tensor([False, True, False])
-    stats = completion_stats(mask, truncated)
+    stats = completion_stats(mask.sum(-1), truncated)
     assert stats == {
         "completions/mean_length": pytest.approx(8 / 3),
         "completions/min_length": 1.0,

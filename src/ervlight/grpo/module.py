@@ -249,7 +249,7 @@ class GRPOModule(BaseModule):
             rewards,
             total,
         )
-        self._completion_lengths = generation.completion_mask
+        self._completion_lengths = generation.completion_mask.sum(-1)  # [N], ranks may differ in L
         return rollout, context, generation.texts, labels_g
 
     # ----------------------------------------------------------------- training
@@ -280,10 +280,10 @@ class GRPOModule(BaseModule):
         """Reward and completion statistics over all ranks."""
         rewards = self.gather_rows(rollout.rewards)  # [N_global, R]
         total = self.gather_rows(rollout.total_rewards)  # [N_global]
-        raw_mask = self.gather_rows(self._completion_lengths)  # [N_global, L]
+        lengths = self.gather_rows(self._completion_lengths)  # [N_global]
         truncated = self.gather_rows(rollout.truncated)  # [N_global]
         logs = reward_stats(rewards, total, self.rewards.names, self.num_generations, self.scale_rewards)
-        logs |= completion_stats(raw_mask, truncated)
+        logs |= completion_stats(lengths, truncated)
         if self.filter_zero_std_groups:
             logs["frac_groups_filtered"] = 1.0 - self.gather_rows(rollout.sequence_weights).mean().item()
         return logs

@@ -33,9 +33,9 @@ def reward_stats(
     return stats
 
 
-def completion_stats(mask: torch.Tensor, truncated: torch.Tensor) -> dict[str, float]:
-    """Length metrics from the ``[N, L]`` completion mask (before truncation masking) and ``[N]`` flags."""
-    lengths = mask.sum(-1).float()  # [N]
+def completion_stats(lengths: torch.Tensor, truncated: torch.Tensor) -> dict[str, float]:
+    """Length metrics from ``[N]`` completion lengths (before truncation masking) and ``[N]`` truncation flags."""
+    lengths = lengths.float()  # [N]
     stats = {
         "completions/mean_length": lengths.mean().item(),
         "completions/min_length": lengths.min().item(),
