@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ class SampleCache:
         try:
             data = torch.load(path, weights_only=True)
             clip = DecodedClip(**data)
-        except (FileNotFoundError, RuntimeError, EOFError, TypeError, ValueError, OSError):
+        except (OSError, RuntimeError, EOFError, TypeError, ValueError, pickle.UnpicklingError):
             self.misses += 1
             return None
         self.hits += 1
