@@ -210,7 +210,7 @@ def main() -> None:
     torch.set_num_threads(1)
     decoder = ClipDecoder(num_frames=8)
     folds_to_run = range(1, 6) if args.all_folds else range(1, 2)
-    print(f"{'dataset':8} {'modality':8} {'chance':>7} {'fold-1 WAR':>10} {'fold-1 UAR':>10}", end="")
+    print(f"{'dataset':8} {'modality':12} {'chance':>7} {'fold-1 WAR':>10} {'fold-1 UAR':>10}", end="")
     print(f" {'5-fold WAR':>10} {'5-fold UAR':>10}" if args.all_folds else "")
     start = time.perf_counter()
     for dataset in ("dfew", "mafw"):
@@ -222,7 +222,7 @@ def main() -> None:
         ]
         for modality in results[0]:
             war, uar = results[0][modality]
-            line = f"{dataset:8} {modality:8} {1 / classes:7.3f} {war:10.3f} {uar:10.3f}"
+            line = f"{dataset:8} {modality:12} {1 / classes:7.3f} {war:10.3f} {uar:10.3f}"
             if args.all_folds:
                 line += f" {np.mean([r[modality][0] for r in results]):10.3f}"
                 line += f" {np.mean([r[modality][1] for r in results]):10.3f}"
