@@ -126,3 +126,22 @@ def test_tokenizer_trains_on_the_corpus(tmp_path: Path) -> None:
         corpus_texts(tmp_path / "missing.json")
     with pytest.raises(FileNotFoundError, match="not a TinyOmni checkpoint"):
         TinyOmni(pretrained=str(tmp_path))
+
+
+def test_modalities_select_the_media_tokens() -> None:
+    batch = synthetic_batch(["happy", "sad"], frames=4)
+    audio_only = TinyOmni(modalities=["audio"], **SMALL).eval()
+    text_ids, _ = audio_only.tokenize_prompts(audio_only.format_prompts(None, 2))
+    assert audio_only.encode(batch).embeds.shape[1] == 4 + text_ids.shape[1]
+    vision_only = TinyOmni(modalities=["vision"], **SMALL).eval()
+    assert vision_only.encode(batch).embeds.shape[1] == 4 + text_ids.shape[1]
+    with pytest.raises(ValueError, match="must include 'vision' and/or 'audio'"):
+        TinyOmni(modalities=[], **SMALL).encode(batch)
+
+
+def test_audio_statistics_ignore_masked_frames(omni: TinyOmni) -> None:
+    features = torch.randn(1, 128, 40)
+    mask = torch.ones(1, 40, dtype=torch.bool)
+    padded = torch.cat([features, torch.full((1, 128, 40), 5.0)], dim=-1)
+    padded_mask = torch.cat([mask, torch.zeros(1, 40, dtype=torch.bool)], dim=-1)
+    torch.testing.assert_close(omni.audio_encoder(padded, padded_mask), omni.audio_encoder(features, mask))

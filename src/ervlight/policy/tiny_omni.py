@@ -94,6 +94,8 @@ class TinyOmni(DecoderPolicy):
         n_mels: mel bins of the audio features (128, Whisper-style).
         audio_channels: audio-encoder conv width.
         audio_tokens: tokens per clip from the audio encoder.
+        modalities: media the prompt carries, ``vision`` and/or ``audio`` (ablations, or a modality the
+            training set is too small to generalise from).
         instruction: default instruction of every prompt.
         chat_template: ``str.format`` template with an ``{instruction}`` field.
         finetune: fine-tuning mode (LoRA on the LM, frozen parts: ``vision_encoder``, ``audio_encoder``,
@@ -116,6 +118,7 @@ class TinyOmni(DecoderPolicy):
         n_mels: int = 128,
         audio_channels: int = 64,
         audio_tokens: int = 4,
+        modalities: Sequence[str] = ("vision", "audio"),
         instruction: str = DEFAULT_INSTRUCTION,
         chat_template: str = DEFAULT_CHAT_TEMPLATE,
         finetune: FinetuneConfig | None = None,
@@ -194,19 +197,27 @@ class TinyOmni(DecoderPolicy):
         }
 
     def encode_media(self, batch: MediaBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the towers once: media tokens ``[B, T+A, D]`` and their mask ``[B, T+A]``."""
-        device = self.device
-        frames = batch.frames.to(device)  # [B, T, C, H, W]
-        vision = self.projectors["vision"](self.vision_encoder(frames))  # [B, T, D]
-        features, feature_mask = batch.audio_features, batch.audio_feature_mask
-        if features is None or features.shape[1] != self.audio_encoder.n_mels:
-            features = self.log_mel(batch.audio.to(device))  # [B, M, F]
-            feature_mask = None
-        audio = self.projectors["audio"](self.audio_encoder(features.to(device), feature_mask))  # [B, A, D]
-        audio_mask = batch.has_audio.to(device).bool().unsqueeze(1).expand(-1, audio.shape[1])  # [B, A]
-        tokens = torch.cat([vision, audio], dim=1)  # [B, T+A, D]
-        mask = torch.cat([batch.frame_mask.to(device).bool(), audio_mask], dim=1)  # [B, T+A]
-        return tokens, mask
+        """Run the towers once: media tokens ``[B, T+A, D]`` and their mask ``[B, T+A]`` (configured modalities)."""
+        device, tokens, masks = self.device, [], []
+        if "vision" in self.sizes["modalities"]:
+            tokens.append(
+                self.projectors["vision"](self.vision_encoder(batch.frames.to(device)))
+            )  # [B, T, D]
+            masks.append(batch.frame_mask.to(device).bool())  # [B, T]
+        if "audio" in self.sizes["modalities"]:
+            features, feature_mask = batch.audio_features, batch.audio_feature_mask
+            if features is None or features.shape[1] != self.audio_encoder.n_mels:
+                features, feature_mask = self.log_mel(batch.audio.to(device)), None  # [B, M, F]
+            audio = self.projectors["audio"](
+                self.audio_encoder(features.to(device), feature_mask)
+            )  # [B, A, D]
+            tokens.append(audio)
+            masks.append(batch.has_audio.to(device).bool().unsqueeze(1).expand(-1, audio.shape[1]))  # [B, A]
+        if not tokens:
+            raise ValueError(
+                f"TinyOmni modalities must include 'vision' and/or 'audio', got {self.sizes['modalities']}"
+            )
+        return torch.cat(tokens, dim=1), torch.cat(masks, dim=1)  # [B, T+A, D], [B, T+A]
 
     def encode(self, batch: MediaBatch | list[str], prompts: list[str] | None = None) -> PromptContext:
         """Media tokens followed by the templated instruction: ``[B, T+A+P, D]`` embeddings and mask."""

@@ -79,13 +79,15 @@ class LogMel(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """1-D convolutions over log-mel frames, pooled into ``A`` tokens ``[B, A, D]`` (plus a token-index embedding).
+    """1-D convolutions over log-mel frames with statistics pooling (mean and std over time, x-vector style),
+    projected to ``A`` tokens ``[B, A, D]``: prosody (pitch level and range, loudness, rate) lives in these
+    statistics rather than at particular times.
 
     Args:
         hidden_size: output width ``D``.
         n_mels: mel bins ``M`` of the input features.
         channels: conv width.
-        num_tokens: ``A``, tokens per clip after pooling over time.
+        num_tokens: ``A``, tokens per clip.
     """
 
     def __init__(self, hidden_size: int, n_mels: int = 128, channels: int = 64, num_tokens: int = 4) -> None:
@@ -98,8 +100,7 @@ class AudioEncoder(nn.Module):
             nn.Conv1d(channels, channels, kernel_size=3, stride=2, padding=1),
             nn.GELU(),
         )
-        self.project = nn.Linear(channels, hidden_size)
-        self.token_index = nn.Embedding(num_tokens, hidden_size)
+        self.project = nn.Linear(2 * channels, num_tokens * hidden_size)
 
     def forward(self, features: torch.Tensor, feature_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, M, F]`` log-mel (and ``[B, F]`` mask of real frames) -> ``[B, A, D]`` tokens."""
@@ -107,8 +108,14 @@ class AudioEncoder(nn.Module):
             raise ValueError(
                 f"audio features have {features.shape[1]} mel bins, the encoder expects {self.n_mels}"
             )
+        hidden = self.convs(features)  # [B, c, F']
+        weights = torch.ones_like(hidden[:, :1])  # [B, 1, F']
         if feature_mask is not None:
-            features = features * feature_mask.unsqueeze(1).to(features.dtype)  # [B, M, F]
-        hidden = self.convs(features)  # [B, c, F/4]
-        pooled = F.adaptive_avg_pool1d(hidden, self.num_tokens).transpose(1, 2)  # [B, A, c]
-        return self.project(pooled) + self.token_index.weight  # [B, A, D]
+            weights = F.interpolate(feature_mask[:, None].float(), size=hidden.shape[-1], mode="nearest")
+        count = weights.sum(-1).clamp(min=1.0)  # [B, 1]
+        mean = (hidden * weights).sum(-1) / count  # [B, c]
+        std = (
+            (((hidden - mean.unsqueeze(-1)) ** 2 * weights).sum(-1) / count).clamp(min=1e-6).sqrt()
+        )  # [B, c]
+        tokens = self.project(torch.cat([mean, std], dim=-1))  # [B, A*D]
+        return tokens.view(hidden.shape[0], self.num_tokens, -1)  # [B, A, D]
