@@ -174,7 +174,9 @@ def generate_demo(
                   "incoherent_fraction": incoherent_fraction},
     )  # fmt: skip
     write_json(root / "manifest.json", manifest)
-    (root / "README.md").write_text(README.format(size=size_name, seed=seed), encoding="utf-8")
+    (root / "README.md").write_text(
+        README.format(version=GENERATOR_VERSION, size=size_name, seed=seed), encoding="utf-8"
+    )
     return manifest
 
 
