@@ -15,7 +15,9 @@ The rule (method.md, "Rewards"; defaults reproduce the reference):
    ``neutral_rule=False`` it is always ``m/n``.
 
 All sentences of a call are scored in one call of the verifier (batched and cached by
-:class:`ervlight.verifier.VerifierScorer`).
+:class:`ervlight.verifier.VerifierScorer`). In a GRPO reward list::
+
+    - {name: explanation, init_args: {verifier: runs/verifier_demo/verifier, threshold: 0.1, top_k: 2}}
 """
 
 from __future__ import annotations
