@@ -55,6 +55,7 @@ def test_demo_config_tiny_fit(tmp_path: Path, emer_json: Path, dfew_root: Path) 
         "data.init_args.train": json.dumps([{"kind": "emer", "root": str(emer_json)}]),
         "data.init_args.val": json.dumps([{"kind": "dfew", "root": str(dfew_root), "split": "test"}]),
         "data.init_args.batch_size": "2",
+        "data.init_args.cache_dir": str(tmp_path / "cache"),
         "data.init_args.eval_batch_size": "2",
     }
     argv = ["fit", "--config", str(CONFIGS / "demo.yaml")]

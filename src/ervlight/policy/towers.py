@@ -100,6 +100,7 @@ class AudioEncoder(nn.Module):
             nn.Conv1d(channels, channels, kernel_size=3, stride=2, padding=1),
             nn.GELU(),
         )
+        self.normalize = nn.BatchNorm1d(2 * channels)  # clip statistics standardised across clips
         self.project = nn.Linear(2 * channels, num_tokens * hidden_size)
 
     def forward(self, features: torch.Tensor, feature_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -117,5 +118,13 @@ class AudioEncoder(nn.Module):
         std = (
             (((hidden - mean.unsqueeze(-1)) ** 2 * weights).sum(-1) / count).clamp(min=1e-6).sqrt()
         )  # [B, c]
-        tokens = self.project(torch.cat([mean, std], dim=-1))  # [B, A*D]
+        stats = torch.cat([mean, std], dim=-1)  # [B, 2c]
+        if self.training and stats.shape[0] == 1:  # one clip: standardise with the running statistics
+            norm = self.normalize
+            stats = F.batch_norm(
+                stats, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps
+            )
+        else:
+            stats = self.normalize(stats)
+        tokens = self.project(stats)  # [B, A*D]
         return tokens.view(hidden.shape[0], self.num_tokens, -1)  # [B, A, D]
