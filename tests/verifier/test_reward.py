@@ -175,3 +175,11 @@ def test_bad_arguments_raise_clear_errors(stub: StubVerifier) -> None:
         ExplanationReward(stub, target="answer")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="gold label 'banana' is not a label of dfew"):
         ExplanationReward(stub)(RewardInputs([think(ANGRY)], ["banana"], ["dfew"]))
+
+
+def test_compound_gold_matches_any_of_its_emotions(stub: StubVerifier) -> None:
+    result = ExplanationReward(stub).explain(
+        RewardInputs([think(ANGRY, "He cries quietly.", HAPPY)], ["anger_sadness"], ["mafw_compound"])
+    )[0]
+    assert result.target == ("anger", "sadness")
+    assert (result.matched, result.non_neutral, result.reward) == (2, 3, pytest.approx(2 / 3))
