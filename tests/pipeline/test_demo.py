@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.evaluation.report import build_report
@@ -126,3 +127,31 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert f"| {run} | mafw | 1 |" in out
         assert (tmp_path / "demo" / "reports" / run.lower() / "predictions.csv").is_file()
     print(f"demo end to end in {time.perf_counter() - start:.0f} s")
+
+
+class _FixedVerifier:
+    """Top label = the sentence's first word's length mod 3 (``varied``), else always label 0."""
+
+    labels = ("a", "b", "c")
+
+    def __init__(self, varied: bool) -> None:
+        self.varied = varied
+
+    def probabilities(self, sentences: list[str]) -> torch.Tensor:
+        top = [len(s.split()[0]) % 3 if self.varied else 0 for s in sentences]
+        return torch.nn.functional.one_hot(torch.tensor(top), 3).float()  # [N, 3]
+
+
+def test_check_verifier_rejects_a_collapsed_verifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"text": text, "split": "test"} for text in ("a b", "abcd e", "ab c")] + [
+        {"text": "x", "split": "train"}
+    ]
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    from ervlight.verifier.scorer import VerifierScorer
+
+    monkeypatch.setattr(VerifierScorer, "from_pretrained", lambda path: _FixedVerifier(varied=True))
+    stages.check_verifier(tmp_path / "v", corpus)
+    monkeypatch.setattr(VerifierScorer, "from_pretrained", lambda path: _FixedVerifier(varied=False))
+    with pytest.raises(RuntimeError, match="gives every held-out sentence the same label"):
+        stages.check_verifier(tmp_path / "v", corpus)

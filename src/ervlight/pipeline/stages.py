@@ -6,6 +6,7 @@ Paths are relative to the demo's working folder (the configs' own relative paths
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,6 +125,38 @@ def _verifier_args(settings: DemoSettings, judge: bool) -> list[str]:
             "--trainer.logger.init_args.save_dir", root]  # fmt: skip
 
 
+def check_verifier(folder: Path, corpus: Path, sentences: int = 200) -> None:
+    """Raise ``RuntimeError`` when a trained verifier gives the same top label to every held-out corpus sentence.
+
+    A collapsed verifier (constant output) would make the explanation reward and the judge meaningless.
+    """
+    from ervlight.verifier.scorer import VerifierScorer
+
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [row["text"] for row in rows if row.get("split") == "test"][:sentences]
+    if not texts:
+        raise RuntimeError(f"{corpus} has no test sentences to check the verifier on")
+    top = VerifierScorer.from_pretrained(str(folder)).probabilities(texts).argmax(dim=1)  # [N]
+    if int(top.unique().numel()) < 2:
+        raise RuntimeError(
+            f"the verifier in {folder} gives every held-out sentence the same label (collapsed training); "
+            f"delete {folder} and run the demo again, or change the seed"
+        )
+
+
+def _train_verifier(settings: DemoSettings, judge: bool) -> None:
+    """Train a verifier and check it did not collapse."""
+    _lightning(_verifier_args(settings, judge))
+    folder, corpus = (
+        (JUDGE_VERIFIER, JUDGE_CORPUS) if judge else (REWARD_VERIFIER, DATA / "verifier_corpus.jsonl")
+    )
+    try:
+        check_verifier(folder, corpus)
+    except RuntimeError:
+        shutil.move(str(folder), str(folder) + ".collapsed")  # keep it for inspection; the stage is not done
+        raise
+
+
 def _grpo_args(settings: DemoSettings, config: str) -> list[str]:
     """``fit`` arguments of a GRPO run: no validation on the test lists (the final policy is what is evaluated)."""
     args = ["fit", "--config", settings.config(config), "--seed_everything", str(settings.seed),
@@ -165,9 +198,9 @@ def build_stages(settings: DemoSettings) -> list[Stage]:
               partial(_lightning, ["fit", "--config", settings.config("sft/demo.yaml"), "--seed_everything",
                                    str(settings.seed), "--trainer.limit_val_batches", "0"])),
         Stage("verifier", "train the reward verifier (configs/verifier/demo.yaml)", REWARD_VERIFIER,
-              partial(_lightning, _verifier_args(settings, judge=False))),
+              partial(_train_verifier, settings, False)),
         Stage("judge", "train the independent judge verifier (other data seed, other training seed)",
-              JUDGE_VERIFIER, partial(_lightning, _verifier_args(settings, judge=True))),
+              JUDGE_VERIFIER, partial(_train_verifier, settings, True)),
         Stage("baseline", "GRPO with format + accuracy (configs/grpo/r1omni_baseline_demo.yaml)",
               POLICIES["baseline"], partial(_lightning, _grpo_args(settings, "grpo/r1omni_baseline_demo.yaml"))),
         Stage("erv", "GRPO with format + accuracy + explanation (configs/grpo/erv_parity_demo.yaml)",
