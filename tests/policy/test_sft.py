@@ -83,3 +83,23 @@ def test_tiny_sft_lowers_loss_learns_format_and_saves(tmp_path: Path) -> None:
     torch.testing.assert_close(
         reloaded.lm.model.embed_tokens.weight, module.policy.lm.model.embed_tokens.weight
     )
+
+
+def test_bf16_mixed_step_runs(tmp_path: Path) -> None:
+    module = make_module(tmp_path, max_new_tokens=3)
+    batch = synthetic_batch(["happy", "sad"])
+    trainer = lightning.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        precision="bf16-mixed",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, train_dataloaders=loader(batch, 2), val_dataloaders=loader(batch, 1))
+    assert trainer.global_step == 2
+    assert float(trainer.callback_metrics["val/dfew/format_rate"]) in (0.0, 0.5, 1.0)
+    assert module.policy.lm.model.embed_tokens.weight.dtype == torch.float32

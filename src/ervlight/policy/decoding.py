@@ -124,7 +124,6 @@ def _repeat_cache(cache: StaticCache, repeats: int) -> None:
         state.batch_size = state.keys.shape[0]
 
 
-@torch.no_grad()
 def sample_completions(
     parts: DecoderParts,
     context: PromptContext,
@@ -138,7 +137,25 @@ def sample_completions(
 
     The prompts are prefilled once with batch ``B``; the static cache is then repeated to ``B*G`` rows (group
     members adjacent). ``mask`` is ``True`` up to and including the first EOS; later positions hold ``pad_token_id``.
+    Decoding runs in the weights' dtype with autocast off (a static cache holds one dtype).
     """
+    weight: torch.Tensor = parts.embed_tokens.weight  # type: ignore[assignment]
+    embeds = context.embeds.detach().to(weight.dtype)
+    plain = PromptContext(embeds, context.attention_mask, context.position_ids, context.extras)
+    with torch.no_grad(), torch.autocast(device_type=embeds.device.type, enabled=False):
+        return _sample(parts, plain, num_samples, sampling, eos_token_ids, pad_token_id, generator)
+
+
+def _sample(
+    parts: DecoderParts,
+    context: PromptContext,
+    num_samples: int,
+    sampling: SamplingConfig,
+    eos_token_ids: Sequence[int],
+    pad_token_id: int,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The decode loop of :func:`sample_completions` (no autocast, no grad)."""
     embeds, prompt_mask = context.embeds, context.attention_mask.bool()  # [B, P, D], [B, P]
     batch, length = prompt_mask.shape
     rows, max_new = batch * num_samples, sampling.max_new_tokens
