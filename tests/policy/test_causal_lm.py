@@ -64,6 +64,11 @@ def test_logprobs_equal_plain_forward(text_policy: CausalLMPolicy) -> None:
     assert logprobs.shape == out.completion_ids.shape
     torch.testing.assert_close(logprobs, expected, atol=1e-5, rtol=1e-5)
     assert (logprobs[~out.completion_mask] == 0).all()
+    with torch.no_grad():  # the shared-prompt path (prompt run once, its cache repeated G times)
+        shared = text_policy.completion_logprobs(
+            context, out.completion_ids, out.completion_mask, 3, chunk_size=5
+        )
+    torch.testing.assert_close(shared, expected, atol=1e-5, rtol=1e-5)
     halved = text_policy.completion_logprobs(
         context, out.completion_ids, out.completion_mask, 3, temperature=0.5
     )

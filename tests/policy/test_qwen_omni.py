@@ -154,6 +154,9 @@ def test_logprobs_equal_the_thinker_forward(thinker_policy: QwenOmniThinker) -> 
     ).logits
     expected = logits[:, prompt - 1 : -1].log_softmax(-1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
     torch.testing.assert_close(ours, expected * completion_mask, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # the shared-prompt path continues M-RoPE positions after a cached prompt
+        shared = thinker_policy.completion_logprobs(context, completion, completion_mask, 2, chunk_size=3)
+    torch.testing.assert_close(shared, expected * completion_mask, atol=1e-4, rtol=1e-4)
 
 
 def test_lora_with_frozen_audio_tower_saves_a_peft_folder(

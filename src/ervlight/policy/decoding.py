@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
-from transformers import PreTrainedConfig, StaticCache
+from transformers import Cache, DynamicCache, PreTrainedConfig, StaticCache
 
 from ervlight.policy.base import PromptContext, SamplingConfig
 
@@ -101,7 +101,7 @@ def _run_decoder(
     embeds: torch.Tensor,
     attention_mask: torch.Tensor,
     positions: torch.Tensor,
-    cache: StaticCache | None,
+    cache: Cache | None,
 ) -> torch.Tensor:
     """Hidden states ``[N, Q, D]`` of the decoder stack for ``Q`` new positions."""
     out = parts.decoder(
@@ -212,8 +212,10 @@ def completion_token_logprobs(
 ) -> torch.Tensor:
     """``[B*G, L]`` log-probs of the completion tokens (0 outside ``completion_mask``), computed in chunks.
 
-    One decoder pass over prompt + completion (prompt embeddings repeated ``G`` times, media never re-encoded);
-    the LM head only sees hidden states of masked completion positions, ``chunk_size`` rows at a time.
+    Under autograd: one decoder pass over prompt + completion (prompt embeddings repeated ``G`` times, media never
+    re-encoded). Without autograd (reference and old-policy scoring): the prompt is run once per prompt and its
+    keys/values repeated for the ``G`` completions. The LM head only sees hidden states of masked completion
+    positions, ``chunk_size`` rows at a time.
     """
     rows, length = completion_ids.shape
     prompt_len = context.attention_mask.shape[1]
@@ -221,17 +223,30 @@ def completion_token_logprobs(
         raise ValueError(
             f"completion rows ({rows}) must equal prompts ({context.num_prompts}) x num_samples ({num_samples})"
         )
-    prompt_embeds = context.embeds.repeat_interleave(num_samples, dim=0)  # [B*G, P, D]
-    token_embeds = parts.embed_tokens(completion_ids).to(prompt_embeds.dtype)  # [B*G, L, D]
-    embeds = torch.cat([prompt_embeds, token_embeds], dim=1)  # [B*G, P+L, D]
+    token_embeds = parts.embed_tokens(completion_ids).to(context.embeds.dtype)  # [B*G, L, D]
     prompt_mask = context.attention_mask.bool().repeat_interleave(num_samples, dim=0)  # [B*G, P]
     attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_mask, dtype=torch.bool)], dim=1)
     positions = prompt_positions(context).repeat_interleave(num_samples, dim=-2)  # [B*G, P] or [3, B*G, P]
     steps = torch.arange(length, device=completion_ids.device)  # [L]
     completion_positions = next_positions(positions).unsqueeze(-1) + steps  # [B*G, L] or [3, B*G, L]
-    all_positions = torch.cat([positions, completion_positions], dim=-1)
-    hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B*G, P+L, D]
-    hidden = hidden[:, prompt_len - 1 : prompt_len + length - 1]  # [B*G, L, D] predicts each completion token
+    if torch.is_grad_enabled() or num_samples == 1:
+        prompt_embeds = context.embeds.repeat_interleave(num_samples, dim=0)  # [B*G, P, D]
+        embeds = torch.cat([prompt_embeds, token_embeds], dim=1)  # [B*G, P+L, D]
+        all_positions = torch.cat([positions, completion_positions], dim=-1)
+        hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B*G, P+L, D]
+        hidden = hidden[
+            :, prompt_len - 1 : prompt_len + length - 1
+        ]  # [B*G, L, D] predicts each completion token
+    else:  # no autograd: the prompt is run once per prompt and its keys/values shared by the G completions
+        cache = DynamicCache(config=parts.config)
+        last = _run_decoder(
+            parts, context.embeds, context.attention_mask.bool(), prompt_positions(context), cache
+        )
+        cache.batch_repeat_interleave(num_samples)
+        follow = _run_decoder(
+            parts, token_embeds[:, :-1], attention_mask[:, :-1], completion_positions[..., :-1], cache
+        )
+        hidden = torch.cat([last[:, -1:].repeat_interleave(num_samples, dim=0), follow], dim=1)  # [B*G, L, D]
     selected = completion_mask.bool()  # [B*G, L]
     flat_hidden, flat_targets = hidden[selected], completion_ids[selected]  # [N, D], [N]
     pieces = []
