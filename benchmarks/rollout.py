@@ -1,13 +1,14 @@
 """Rollout throughput of TinyOmni: media encoded once per prompt vs re-encoded per completion (the R1-Omni way).
 
-One GRPO rollout = sample ``G`` completions per prompt, then score them with the policy and with the reference
-(two log-prob passes). "once": :meth:`encode` runs the towers on the ``B`` clips, the prompt is prefilled once
-and its cache expanded to ``G``, and both log-prob passes reuse the same context. "per completion": every clip is
-repeated ``G`` times and re-encoded for the generation and again for each log-prob pass (as the reference trainer
-does). Both paths produce the same completions for a seed (tested), so the work differs only in the towers and the
-prompt prefill. Prints completions/s and the ratio for a demo media size and a larger one.
+One GRPO rollout = sample ``G`` completions per prompt, then score them twice (old policy and reference; both
+log-prob passes run without autograd here). "once": :meth:`encode` runs the towers on the ``B`` clips, the prompt
+is prefilled once and its cache expanded to ``G``, and both log-prob passes reuse the same context (prompt run once,
+its keys/values shared). "per completion": every clip is repeated ``G`` times and re-encoded for the generation and
+again for each log-prob pass (as the reference trainer does). Both paths produce the same completions for a seed
+(tested), so the work differs only in the towers and the prompt passes. Prints completions/s and the ratio for a
+demo media size and a larger one.
 
-    OMP_NUM_THREADS=2 python benchmarks/rollout.py            # both sizes
+    OMP_NUM_THREADS=1 python benchmarks/rollout.py --threads 1      # both sizes
     python benchmarks/rollout.py --sizes large --repeats 5
 """
 
