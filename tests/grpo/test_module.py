@@ -102,19 +102,22 @@ def test_micro_batches_give_the_same_update(
 def test_mask_truncated_completions_leaves_truncated_samples_out(
     make_module: Callable[..., GRPOModule], tmp_path: Path
 ) -> None:
-    module = make_module(max_completion_length=1, mask_truncated_completions=True)
+    module = make_module(max_completion_length=2, mask_truncated_completions=True)
     before = _snapshot(module.policy)
     trainer = tiny_trainer(tmp_path, max_steps=1)
     trainer.fit(module, datamodule=PromptData(batch_size=2, repeats=1))
-    clipped = trainer.logged_metrics["completions/clipped_ratio"].item()
-    # 4 completions of at most 1 token: only the ones that ended with EOS enter the loss.
-    assert trainer.logged_metrics["num_tokens"].item() == round(4 * (1 - clipped))
-    if clipped == 1.0:  # nothing to learn: no update
+    metrics = trainer.logged_metrics
+    # 4 completions of at most 2 tokens: only the ones that ended with EOS enter the loss.
+    terminated = round(4 * (1 - metrics["completions/clipped_ratio"].item()))
+    expected_tokens = terminated * metrics["completions/mean_terminated_length"].item() if terminated else 0.0
+    assert metrics["num_tokens"].item() == pytest.approx(expected_tokens)
+    if terminated == 0:  # nothing to learn: no update
         assert all(torch.equal(p, before[n]) for n, p in module.policy.named_parameters())
-    rollout, *_ = module.make_rollout(PromptData().train_dataloader().__iter__().__next__(), {})
+    batch = next(iter(PromptData().train_dataloader()))
+    rollout, *_ = module.make_rollout(batch, {})
     assert not rollout.completion_mask[rollout.truncated].any()
-    unmasked = make_module(max_completion_length=1)
-    rollout, *_ = unmasked.make_rollout(PromptData().train_dataloader().__iter__().__next__(), {})
+    unmasked = make_module(max_completion_length=2)
+    rollout, *_ = unmasked.make_rollout(batch, {})
     assert rollout.completion_mask[rollout.truncated].any()
 
 
