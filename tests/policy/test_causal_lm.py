@@ -76,6 +76,23 @@ def test_logprobs_equal_plain_forward(text_policy: CausalLMPolicy) -> None:
     torch.testing.assert_close(halved, expected_half * out.completion_mask, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("length", [1, 2])
+def test_short_completions_score_the_same_with_and_without_autograd(
+    text_policy: CausalLMPolicy, length: int
+) -> None:
+    # Completions that all end at their first token (EOS straight away) are common early in GRPO.
+    context = text_policy.encode(PROMPTS)
+    ids = torch.tensor([[5, 6][:length], [7, 8][:length], [9, 10][:length], [11, 12][:length]])  # [B*G, L]
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    logits = reference_logits(text_policy, ids, 2)
+    expected = logits.log_softmax(-1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+    torch.testing.assert_close(text_policy.completion_logprobs(context, ids, mask, 2), expected)
+    with torch.no_grad():
+        shared = text_policy.completion_logprobs(context, ids, mask, 2)
+    assert shared.shape == (4, length)
+    torch.testing.assert_close(shared, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_logprobs_backpropagate_through_checkpointed_chunks(text_policy: CausalLMPolicy) -> None:
     context = text_policy.encode(PROMPTS)
     out = text_policy.generate(context, 2, SamplingConfig(max_new_tokens=6), torch.Generator().manual_seed(1))

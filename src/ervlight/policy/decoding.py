@@ -243,10 +243,12 @@ def completion_token_logprobs(
             parts, context.embeds, context.attention_mask.bool(), prompt_positions(context), cache
         )
         cache.batch_repeat_interleave(num_samples)
-        follow = _run_decoder(
-            parts, token_embeds[:, :-1], attention_mask[:, :-1], completion_positions[..., :-1], cache
-        )
-        hidden = torch.cat([last[:, -1:].repeat_interleave(num_samples, dim=0), follow], dim=1)  # [B*G, L, D]
+        hidden = last[:, -1:].repeat_interleave(num_samples, dim=0)  # [B*G, 1, D] predicts the first token
+        if length > 1:  # the completion tokens but the last predict the rest
+            follow = _run_decoder(
+                parts, token_embeds[:, :-1], attention_mask[:, :-1], completion_positions[..., :-1], cache
+            )
+            hidden = torch.cat([hidden, follow], dim=1)  # [B*G, L, D]
     selected = completion_mask.bool()  # [B*G, L]
     flat_hidden, flat_targets = hidden[selected], completion_ids[selected]  # [N, D], [N]
     pieces = []
