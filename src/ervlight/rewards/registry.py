@@ -6,7 +6,7 @@ Built-in names are ``format``, ``accuracy`` and ``explanation``; a user reward i
     rewards:
       - {name: format}
       - {name: accuracy}
-      - {name: explanation, init_args: {verifier_path: ckpt/verifier}}
+      - {name: explanation, init_args: {verifier: runs/verifier_demo/verifier}}
       - {class_path: mypackage.rewards.LengthPenalty, weight: 0.1, init_args: {max_words: 120}}
 
 Symbols: ``N`` completions, ``R`` reward functions.
