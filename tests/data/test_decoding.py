@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_wav
 from ervlight.data.decoding import ClipDecoder
 from ervlight.data.errors import (
     CorruptMediaError,
@@ -23,6 +22,7 @@ from ervlight.data.errors import (
 )
 from ervlight.data.records import ClipRecord
 from ervlight.data.sampling import sample_frame_indices
+from mini_trees import write_wav
 
 FrameIndex = Callable[[np.ndarray], int]
 ONE_FRAME_OF_AUDIO = 16000 // 25

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from conftest import DFEW_CLIPS, MAFW_CLIPS, coded_frames
+from mini_trees import DFEW_CLIPS, MAFW_CLIPS, coded_frames
 
 
 def test_dfew_mini_layout(dfew_root: Path) -> None:

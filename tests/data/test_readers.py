@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DFEW_CLIPS, MAFW_CLIPS, dfew_test_fold, mafw_test_fold
 from ervlight.data.dfew import read_dfew
 from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
 from ervlight.data.mafw import read_mafw
 from ervlight.data.r1omni import read_r1omni, write_r1omni
 from ervlight.labels import DFEW
+from mini_trees import DFEW_CLIPS, MAFW_CLIPS, dfew_test_fold, mafw_test_fold
 
 
 def test_dfew_test_split_labels_fold_and_missing(dfew_root: Path) -> None:
