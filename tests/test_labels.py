@@ -171,3 +171,9 @@ def test_normalize_never_raises_and_lands_in_the_space(text: str) -> None:
     for space in (DFEW, MAFW, MAFW_COMPOUND, GOEMOTIONS):
         label = space.normalize(text)
         assert label is None or label in space
+
+
+def test_goemotions_labels_name_the_map() -> None:
+    assert MAFW.goemotions_labels("helplessness") == ("grief",)
+    assert DFEW.goemotions_labels("happy") == ("joy",)
+    assert MAFW_COMPOUND.goemotions_labels("anger_disgust_contempt") == ("anger", "disgust", "disapproval")

@@ -259,6 +259,10 @@ class LabelSpace:
             return (self.index(label),)
         return tuple(GOEMOTIONS_OF_EMOTION[c] for c in self.concepts[self.index(label)])
 
+    def goemotions_labels(self, label: str) -> tuple[str, ...]:
+        """GoEmotions-28 label names of a label (``"anxiety"`` -> ``("nervousness",)``)."""
+        return tuple(GOEMOTIONS_LABELS[i] for i in self.goemotions_indices(label))
+
     def goemotions_index(self, label: str) -> int:
         """The single GoEmotions-28 index of a single-emotion label (the explanation reward's gold target)."""
         indices = self.goemotions_indices(label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ervlight.labels import EMOTION_FORMS, GOEMOTIONS, DatasetName, LabelSpace, get_label_space
+from ervlight.labels import EMOTION_FORMS, DatasetName, LabelSpace, get_label_space
 
 __all__ = ["describe", "main"]
 
@@ -23,7 +23,7 @@ def describe(space: LabelSpace) -> list[dict[str, object]]:
                 "label": label,
                 "r1omni": space.export(label, "r1omni"),
                 "accepts": words,
-                "goemotions": [GOEMOTIONS.labels[g] for g in space.goemotions_indices(label)],
+                "goemotions": list(space.goemotions_labels(label)),
             }
         )
     return rows

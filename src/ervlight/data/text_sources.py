@@ -65,7 +65,7 @@ def _to_space(labels: Iterable[str], dataset: LabelSpace, space: LabelSpace, whe
         if space is dataset:
             out.append(label)
         elif space.multi_label and space.name == GOEMOTIONS.name:
-            out.extend(GOEMOTIONS.labels[i] for i in dataset.goemotions_indices(label))
+            out.extend(dataset.goemotions_labels(label))
         else:
             carried = space.normalize(label)
             if carried is None:

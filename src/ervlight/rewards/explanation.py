@@ -28,10 +28,11 @@ from typing import Literal
 
 import torch
 
-from ervlight.labels import GOEMOTIONS, LabelSpace, get_label_space
+from ervlight.labels import LabelSpace, get_label_space
 from ervlight.parsing import extract_think, parse_completion, split_sentences
 from ervlight.rewards.base import RewardInputs
 from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer, select_labels
+from ervlight.verifier.targets import verifier_labels_of
 
 __all__ = ["ExplanationResult", "ExplanationReward", "SentenceLabels", "select_labels"]
 
@@ -157,20 +158,11 @@ class ExplanationReward:
         return self._verifier_labels(space, canonical)
 
     def _verifier_labels(self, space: LabelSpace, label: str) -> tuple[str, ...]:
-        """Map a canonical dataset label onto verifier labels (override map, own label, or GoEmotions)."""
-        concepts = space.concepts[space.index(label)] if space.concepts else ()
-        if label in self.label_map:
-            names: tuple[str, ...] = (self.label_map[label],)
-        elif concepts and all(c in self.label_map for c in concepts):
-            names = tuple(self.label_map[c] for c in concepts)
-        elif label in self._index:
-            names = (label,)
-        else:
-            names = tuple(GOEMOTIONS.labels[i] for i in space.goemotions_indices(label))
-        unknown = [n for n in names if n not in self._index]
-        if unknown or not names:
+        """Map a canonical dataset label onto verifier labels (:func:`verifier_labels_of`), or raise."""
+        names = verifier_labels_of(space, label, self._index, self.label_map)
+        if names is None:
             raise ValueError(
-                f"emotion {label!r} maps to {unknown or names!r}, not labels of the verifier "
+                f"emotion {label!r} maps to names that are not labels of the verifier "
                 f"({', '.join(self.verifier.labels)}); pass label_map"
             )
         return names

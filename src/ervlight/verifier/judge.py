@@ -12,7 +12,8 @@ Rule (documented for the evaluation reports):
 
 A rationale with no sentence, or a verifier that covers none of the dataset's labels, gives ``None``
 ("unjudged"), never "neutral". Dataset labels reach the verifier's labels as in the explanation reward: the
-verifier's own label of the same name, else :data:`ervlight.labels.GOEMOTIONS_OF_EMOTION`. Any
+verifier's own label of the same name, else :data:`ervlight.labels.GOEMOTIONS_OF_EMOTION`
+(:func:`ervlight.verifier.targets.verifier_labels_of`). Any
 :class:`SentenceVerifier` is pluggable, so a second, independently trained verifier can judge a policy trained
 with the first.
 """
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import torch
 
-from ervlight.labels import GOEMOTIONS, LabelSpace, get_label_space
+from ervlight.labels import LabelSpace, get_label_space
 from ervlight.parsing import split_sentences
 from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer, select_labels
+from ervlight.verifier.targets import verifier_labels_of
 
 __all__ = ["VerifierJudge"]
 
@@ -65,15 +67,11 @@ class VerifierJudge:
         """The dataset labels the verifier can name and, for each, its verifier label columns."""
         labels, columns = [], []
         for label in space.labels:
-            if label in self._index:
-                cols = [self._index[label]]
-            else:
-                names = [GOEMOTIONS.labels[i] for i in space.goemotions_indices(label)]
-                cols = [self._index[n] for n in names if n in self._index]
-                if len(cols) != len(names):
-                    continue
+            names = verifier_labels_of(space, label, self._index)
+            if names is None:
+                continue
             labels.append(label)
-            columns.append(cols)
+            columns.append([self._index[n] for n in names])
         return labels, columns
 
     def scores(self, rationales: list[str], dataset: str) -> tuple[list[str], torch.Tensor]:
