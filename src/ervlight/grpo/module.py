@@ -68,7 +68,7 @@ class GRPOModule(BaseModule):
         max_grad_norm: gradient clipping by global norm (``None``: off).
         log_completions_steps: every this many steps log a table of sample completions (0: never).
         num_completions_to_print: rows of that table.
-        datasets: label spaces of the validation metrics (one collection each: ``val/<dataset>/war``…).
+        datasets: label spaces of the val and test metrics (one collection each: ``val/<dataset>/war``…).
         val_temperature: validation sampling temperature (0: greedy); reference evaluation uses 0.3.
         val_top_p: validation nucleus sampling (reference evaluation: 0.9).
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
@@ -165,9 +165,11 @@ class GRPOModule(BaseModule):
             self.rewards.index(self.filter_reward)  # fail early on a wrong name
 
     def configure_metrics(self) -> None:
-        """Per-dataset validation WAR, UAR, format rate (and EEA/EPC/FCR when a verifier can judge)."""
+        """Per-dataset val and test WAR, UAR, format rate (and EEA/EPC/FCR when a verifier can judge)."""
         self.val_judge = registry_judge(self.rewards)
-        self.val_metrics = validation_metrics(self.dataset_names, judged=self.val_judge is not None)
+        judged = self.val_judge is not None
+        self.val_metrics = validation_metrics(self.dataset_names, judged=judged)
+        self.test_metrics = validation_metrics(self.dataset_names, judged=judged, stage="test")
 
     # ----------------------------------------------------------------- rollout
     def _generator(self) -> torch.Generator:
@@ -303,20 +305,34 @@ class GRPOModule(BaseModule):
                 "completions", markdown_table(self.last_completion_table), self.global_step
             )
 
-    # ----------------------------------------------------------------- validation
-    def validation_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> None:
-        """Sample one completion per clip; update the per-dataset metrics and the mean of each reward."""
+    # ----------------------------------------------------------------- validation and test
+    def _evaluate(self, batch: MediaBatch | PromptBatch, batch_idx: int, stage: str) -> list[str]:
+        """Sample one completion per clip; update the stage's per-dataset metrics and log each reward's mean."""
         source, labels, datasets = self._prompt_fields(batch)
         generator = torch.Generator(device=self.device).manual_seed(self.seed + batch_idx)
         generation = self.policy.generate(self.policy.encode(source), 1, self.val_sampling, generator)
-        update_metrics(self.val_metrics, generation.texts, labels, datasets, self.val_judge, self.device)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        update_metrics(metrics, generation.texts, labels, datasets, self.val_judge, self.device)
         rewards = self.rewards(RewardInputs(generation.texts, labels, datasets))  # [B, R]
-        means = {f"val/rewards/{name}": rewards[:, r].mean() for r, name in enumerate(self.rewards.names)}
+        means = {f"{stage}/rewards/{name}": rewards[:, r].mean() for r, name in enumerate(self.rewards.names)}
         self.log_dict(means, on_epoch=True, sync_dist=True, batch_size=len(labels))
+        return generation.texts
+
+    def validation_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> None:
+        """Sample one completion per clip; update the per-dataset metrics and the mean of each reward."""
+        self._evaluate(batch, batch_idx, "val")
 
     def on_validation_epoch_end(self) -> None:
         """Log and reset the validation metrics."""
         self.log_dict(computed_metrics(self.val_metrics))
+
+    def test_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> dict[str, list[str]]:
+        """As validation on the test split (``test/...`` keys); returns ``{"completions": texts}`` for writers."""
+        return {"completions": self._evaluate(batch, batch_idx, "test")}
+
+    def on_test_epoch_end(self) -> None:
+        """Log and reset the test metrics."""
+        self.log_dict(computed_metrics(self.test_metrics))
 
     def on_fit_end(self) -> None:
         """Save the trained policy (``save_pretrained``) under ``policy_dir`` on the main process."""

@@ -1,8 +1,9 @@
-"""Validation of a GRPO run: one sampled completion per clip, scored per dataset.
+"""Validation and test of a GRPO run: one sampled completion per clip, scored per dataset.
 
-WAR, UAR and the format rate per dataset (``val/<dataset>/war``…); with an explanation reward in the registry,
-its verifier also judges each rationale, giving EEA, EPC and FCR (``val/<dataset>/eea``…). Select checkpoints on
-one of these task metrics (e.g. ``val/mafw/uar``), never on the training reward.
+WAR, UAR and the format rate per dataset (``val/<dataset>/war``…, ``test/<dataset>/war``… in ``ervlight test``);
+with an explanation reward in the registry, its verifier also judges each rationale, giving EEA, EPC and FCR
+(``val/<dataset>/eea``…). Select checkpoints on one of these task metrics (e.g. ``val/mafw/uar``), never on the
+training reward. Validation and test share these helpers; each stage has its own metric collections.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ def registry_judge(registry: RewardRegistry) -> Judge | None:
     return None if verifier is None else VerifierJudge(verifier)
 
 
-def validation_metrics(datasets: Sequence[str], judged: bool) -> nn.ModuleDict:
-    """One metric collection per dataset, keys ``val/<dataset>/<metric>``."""
+def validation_metrics(datasets: Sequence[str], judged: bool, stage: str = "val") -> nn.ModuleDict:
+    """One metric collection per dataset, keys ``<stage>/<dataset>/<metric>`` (``stage``: ``val`` or ``test``)."""
     return nn.ModuleDict(
         {
-            name: consistency_metrics(get_label_space(name).num_classes, f"val/{name}/", judged=judged)
+            name: consistency_metrics(get_label_space(name).num_classes, f"{stage}/{name}/", judged=judged)
             for name in datasets
         }
     )
@@ -50,7 +51,7 @@ def update_metrics(
     """Add a batch of completions to the collections of their datasets."""
     for name in sorted(set(datasets)):
         if name not in metrics:
-            raise ValueError(f"validation batch holds {name!r} clips but the module tracks {list(metrics)}")
+            raise ValueError(f"evaluation batch holds {name!r} clips but the module tracks {list(metrics)}")
         rows = [i for i, dataset in enumerate(datasets) if dataset == name]
         encoded = encode_completions([completions[i] for i in rows], name)
         tensors = {"preds": encoded.preds, "target": encode_targets([labels[i] for i in rows], name)}
