@@ -34,6 +34,7 @@ class CausalLMPolicy(DecoderPolicy):
         instruction: default instruction of every prompt.
         chat_template: ``str.format`` template with an ``{instruction}`` field.
         stop_tokens: tokens that end a completion (default: the tokenizer's EOS).
+        max_prompt_length: most prompt tokens; longer prompts keep their last ones (``None``: no cap; saved).
         finetune: fine-tuning mode (``None`` leaves every weight trainable).
         dtype: weight dtype when loading from a folder (``"float32"``, ``"bfloat16"``…).
         trust_remote_code: passed to the HF loaders; only set it for a model you trust.
@@ -46,6 +47,7 @@ class CausalLMPolicy(DecoderPolicy):
         instruction: str = DEFAULT_INSTRUCTION,
         chat_template: str = DEFAULT_CHAT_TEMPLATE,
         stop_tokens: Sequence[str] | None = None,
+        max_prompt_length: int | None = None,
         finetune: FinetuneConfig | None = None,
         dtype: str = "float32",
         trust_remote_code: bool = False,
@@ -55,7 +57,7 @@ class CausalLMPolicy(DecoderPolicy):
             if not isinstance(source, str):
                 raise ValueError("CausalLMPolicy needs a tokenizer when the model is given as an object")
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        super().__init__(tokenizer, instruction, chat_template, stop_tokens)
+        super().__init__(tokenizer, instruction, chat_template, stop_tokens, max_prompt_length)
         if isinstance(model, str):
             model = AutoModelForCausalLM.from_pretrained(
                 model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
@@ -81,6 +83,7 @@ class CausalLMPolicy(DecoderPolicy):
             "instruction": self.instruction,
             "chat_template": self.chat_template,
             "stop_tokens": self.tokenizer.convert_ids_to_tokens(self.stop_token_ids),
+            "max_prompt_length": self.max_prompt_length,
         }
         (path / _SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
 

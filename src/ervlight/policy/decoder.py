@@ -4,7 +4,13 @@ A new HF omni/VL model is added as ONE subclass that implements :meth:`DecoderPo
 -> a :class:`PromptContext` of merged input embeddings) and, when its language model is not a plain
 ``*ForCausalLM``, :meth:`DecoderPolicy.decoder_parts` (which module is the decoder stack, the LM head, the token
 embedding). Generation (own decode loop, static KV cache, prompt prefilled once), chunked completion log-probs,
-prompt templating, target tokenisation, LoRA/full/frozen fine-tuning and adapter-aware saving come from here.
+prompt templating, target tokenisation, the prompt length cap, LoRA/full/frozen fine-tuning and adapter-aware saving
+come from here.
+
+Prompt length cap (``max_prompt_length``, TRL's and the reference's name; the reference uses 256): only TEXT tokens
+of the templated prompt count. Media embeddings (TinyOmni's frame and audio tokens, Qwen's video/audio placeholder
+runs and their start/end markers) are neither counted nor cut. A longer prompt loses its FIRST text tokens (the
+reference truncates the text prompt ids from the left), so the end of the template, where the answer starts, stays.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_warn
 from peft import PeftModel
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -23,7 +30,7 @@ from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConf
 from ervlight.policy.decoding import DecoderParts, completion_token_logprobs, sample_completions
 from ervlight.policy.finetune import FinetuneConfig, freeze_modules, save_language_model, wrap_lora
 
-__all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "DecoderPolicy"]
+__all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "DecoderPolicy", "truncate_prompt_ids"]
 
 #: The reference prompt (R1-Omni's question and format sentence; no candidate list).
 DEFAULT_INSTRUCTION = (
@@ -35,6 +42,37 @@ DEFAULT_INSTRUCTION = (
 DEFAULT_CHAT_TEMPLATE = "<|im_start|>user\n{instruction}<|im_end|>\n<|im_start|>assistant\n"
 
 
+def truncate_prompt_ids(
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    max_length: int,
+    pad_token_id: int,
+    uncounted: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keep the last ``max_length`` counted tokens of each left-padded prompt; returns ids, mask and cut rows.
+
+    Args:
+        ids: ``[B, P]`` left-padded prompt ids.
+        mask: ``[B, P]`` attention mask (1 on tokens).
+        max_length: most counted tokens a prompt keeps.
+        pad_token_id: id written into the new left padding.
+        uncounted: ``[B, P]`` bool, tokens that are never counted nor cut (media placeholders); ``None``: none.
+
+    Returns ``[B, P']`` ids and mask (still left-padded, ``P' <= P``) and ``[B]`` bool, the rows that lost tokens.
+    """
+    present = mask.bool()  # [B, P]
+    free = uncounted.bool() & present if uncounted is not None else torch.zeros_like(present)  # [B, P]
+    counted = present & ~free  # [B, P]
+    from_end = counted.flip(-1).long().cumsum(-1).flip(-1)  # [B, P] counted tokens at or after each position
+    kept = free | (counted & (from_end <= max_length))  # [B, P]
+    cut = (counted & ~kept).any(-1)  # [B]
+    order = torch.sort(kept.long(), dim=-1, stable=True).indices  # [B, P] dropped positions first, order kept
+    width = int(kept.sum(-1).max()) if kept.numel() else 0
+    kept_sorted = kept.gather(-1, order)[:, ids.shape[1] - width :]  # [B, P']
+    new_ids = ids.gather(-1, order)[:, ids.shape[1] - width :].masked_fill(~kept_sorted, pad_token_id)
+    return new_ids, kept_sorted.to(mask.dtype), cut  # [B, P'], [B, P'], [B]
+
+
 class DecoderPolicy(Policy):
     """A :class:`Policy` over an HF causal LM: decoding, log-probs, templating, fine-tuning and saving.
 
@@ -44,6 +82,8 @@ class DecoderPolicy(Policy):
         chat_template: a ``str.format`` template with an ``{instruction}`` field, applied to every prompt.
         stop_tokens: tokens that end a completion (default: the tokenizer's EOS); the first one is appended to SFT
             targets.
+        max_prompt_length: most text tokens of a prompt (media not counted); longer prompts keep their last
+            ``max_prompt_length`` tokens and one warning (rank zero) says how many were cut. ``None``: no cap.
     """
 
     #: Attribute that holds the causal LM (replaced by its peft wrapper under LoRA).
@@ -55,8 +95,13 @@ class DecoderPolicy(Policy):
         instruction: str = DEFAULT_INSTRUCTION,
         chat_template: str = DEFAULT_CHAT_TEMPLATE,
         stop_tokens: Sequence[str] | None = None,
+        max_prompt_length: int | None = None,
     ) -> None:
         super().__init__()
+        if max_prompt_length is not None and max_prompt_length < 1:
+            raise ValueError(f"max_prompt_length must be >= 1 or None (no cap), got {max_prompt_length}")
+        self.max_prompt_length = max_prompt_length
+        self._warned_prompt_cut = False
         if "{instruction}" not in chat_template:
             raise ValueError(f"chat_template must contain '{{instruction}}', got {chat_template!r}")
         self.tokenizer = tokenizer
@@ -107,11 +152,31 @@ class DecoderPolicy(Policy):
         return [self.chat_template.format(instruction=text) for text in chosen]
 
     def tokenize_prompts(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-padded prompt ids and mask ``[B, P]`` (no special tokens added beyond the template's)."""
+        """Left-padded prompt ids and mask ``[B, P]`` (no special tokens beyond the template's), capped."""
         encoded = self.tokenizer(
             list(texts), padding=True, padding_side="left", add_special_tokens=False, return_tensors="pt"
         )
-        return encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device)
+        ids, mask = self.cap_prompts(encoded["input_ids"], encoded["attention_mask"])  # [B, P]
+        return ids.to(self.device), mask.to(self.device)
+
+    def cap_prompts(
+        self, ids: torch.Tensor, mask: torch.Tensor, uncounted: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply ``max_prompt_length`` to left-padded ``[B, P]`` prompt ids (``uncounted``: media placeholders)."""
+        if self.max_prompt_length is None:
+            return ids, mask
+        new_ids, new_mask, cut = truncate_prompt_ids(
+            ids, mask, self.max_prompt_length, self.pad_token_id, uncounted
+        )
+        if bool(cut.any()) and not self._warned_prompt_cut:
+            self._warned_prompt_cut = True
+            counted = mask.bool() if uncounted is None else mask.bool() & ~uncounted.bool()  # [B, P]
+            rank_zero_warn(
+                f"max_prompt_length={self.max_prompt_length}: {int(cut.sum())} of {len(cut)} prompts had more "
+                f"text tokens (longest {int(counted.sum(-1).max())}) and were cut from the left to their last "
+                f"{self.max_prompt_length}; media tokens are not counted. This warning is shown once."
+            )
+        return new_ids, new_mask
 
     def tokenize_targets(self, targets: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-padded target ids ``[B, L]`` with the stop token appended, and their mask (SFT teacher forcing)."""

@@ -11,6 +11,7 @@ to ``[0, 1]`` RGB with ``frame_mean``/``frame_std`` before the processor applies
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from ervlight.policy.finetune import FinetuneConfig
 
 __all__ = ["QwenOmniThinker"]
 
+_SETTINGS_FILE = "policy.json"
+
 
 class QwenOmniThinker(DecoderPolicy):
     """Qwen2.5-Omni's thinker behind the policy interface (for users with a local checkpoint and a GPU).
@@ -48,6 +51,9 @@ class QwenOmniThinker(DecoderPolicy):
         chat_template: ``str.format`` template with an ``{instruction}`` field; the video and audio placeholders
             are put in front of the instruction.
         stop_tokens: tokens that end a completion (Qwen chat: ``<|im_end|>``).
+        max_prompt_length: most TEXT tokens of a prompt: the video/audio placeholder runs the processor expands
+            and their start/end markers are neither counted nor cut; longer prompts lose their first text tokens
+            (``None``: no cap; saved by :meth:`save_pretrained`).
         finetune: fine-tuning mode (parts: ``vision_encoder``, ``audio_encoder``, ``language_model``).
         dtype: weight dtype when loading (``"bfloat16"`` for real checkpoints).
         fps: frame rate the frames were sampled at (temporal positions of the video patches).
@@ -65,6 +71,7 @@ class QwenOmniThinker(DecoderPolicy):
         instruction: str = DEFAULT_INSTRUCTION,
         chat_template: str = DEFAULT_CHAT_TEMPLATE,
         stop_tokens: Sequence[str] | None = ("<|im_end|>",),
+        max_prompt_length: int | None = None,
         finetune: FinetuneConfig | None = None,
         dtype: str = "bfloat16",
         fps: float = 2.0,
@@ -79,7 +86,7 @@ class QwenOmniThinker(DecoderPolicy):
             if not isinstance(source, str):
                 raise ValueError("QwenOmniThinker needs a processor when the model is given as an object")
             processor = Qwen2_5OmniProcessor.from_pretrained(source, trust_remote_code=trust_remote_code)
-        super().__init__(processor.tokenizer, instruction, chat_template, stop_tokens)
+        super().__init__(processor.tokenizer, instruction, chat_template, stop_tokens, max_prompt_length)
         self.processor = processor
         self.fps = fps
         self.use_audio = use_audio
@@ -175,7 +182,17 @@ class QwenOmniThinker(DecoderPolicy):
             padding=True,
             videos_kwargs={"do_rescale": False, "fps": self.fps},
         ).to(self.device)
+        ids = inputs["input_ids"]  # [B, P]
+        media = torch.isin(ids, torch.tensor(self._media_token_ids(), device=ids.device))  # [B, P]
+        inputs["input_ids"], inputs["attention_mask"] = self.cap_prompts(ids, inputs["attention_mask"], media)
         return self._merge(inputs)
+
+    def _media_token_ids(self) -> list[int]:
+        """Ids of the video/audio placeholders and their start/end markers (not counted by ``max_prompt_length``)."""
+        processor: Any = self.processor
+        names = ["video_token", "audio_token", "vision_bos_token", "vision_eos_token"]
+        names += ["audio_bos_token", "audio_eos_token"]
+        return [int(processor.tokenizer.convert_tokens_to_ids(getattr(processor, name))) for name in names]
 
     def _merge(self, inputs: Any) -> PromptContext:
         """Token embeddings with video/audio features scattered into their placeholders, and M-RoPE positions."""
@@ -205,13 +222,21 @@ class QwenOmniThinker(DecoderPolicy):
         path = Path(folder)
         self.save_language_model(path, with_base=False)
         self.processor.save_pretrained(path / "processor")
+        (path / _SETTINGS_FILE).write_text(
+            json.dumps({"max_prompt_length": self.max_prompt_length}, indent=2)
+        )
 
     @classmethod
     def from_pretrained(
         cls, folder: str | Path, base_model: str | None = None, trainable: bool = False, **kwargs: Any
     ) -> QwenOmniThinker:
-        """Load a saved policy: ``lm/`` from the folder, or ``base_model`` plus the folder's ``adapter/``."""
+        """Load a saved policy: ``lm/`` from the folder, or ``base_model`` plus the folder's ``adapter/``.
+
+        ``kwargs`` go to the constructor; the saved ``max_prompt_length`` applies unless given there.
+        """
         path = Path(folder)
+        if (path / _SETTINGS_FILE).is_file():
+            kwargs = json.loads((path / _SETTINGS_FILE).read_text()) | kwargs
         source = str(path / "lm") if (path / "lm").is_dir() else base_model
         if source is None:
             raise ValueError(

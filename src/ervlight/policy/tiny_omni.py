@@ -98,6 +98,8 @@ class TinyOmni(DecoderPolicy):
             training set is too small to generalise from).
         instruction: default instruction of every prompt.
         chat_template: ``str.format`` template with an ``{instruction}`` field.
+        max_prompt_length: most TEXT tokens of the templated instruction (frame and audio tokens are not counted);
+            longer ones keep their last tokens. ``None``: no cap, or with ``pretrained`` the saved cap.
         finetune: fine-tuning mode (LoRA on the LM, frozen parts: ``vision_encoder``, ``audio_encoder``,
             ``projectors``, ``language_model``).
     """
@@ -121,12 +123,13 @@ class TinyOmni(DecoderPolicy):
         modalities: Sequence[str] = ("vision", "audio"),
         instruction: str = DEFAULT_INSTRUCTION,
         chat_template: str = DEFAULT_CHAT_TEMPLATE,
+        max_prompt_length: int | None = None,
         finetune: FinetuneConfig | None = None,
     ) -> None:
         sizes = {
             k: v
             for k, v in locals().items()
-            if k not in ("self", "pretrained", "tokenizer_corpus", "finetune")
+            if k not in ("self", "pretrained", "tokenizer_corpus", "finetune", "max_prompt_length")
         }
         sizes.pop("__class__", None)
         tokenizer: PreTrainedTokenizerBase
@@ -136,12 +139,16 @@ class TinyOmni(DecoderPolicy):
                 raise FileNotFoundError(f"{folder} is not a TinyOmni checkpoint (no {_CONFIG_FILE})")
             saved = json.loads((folder / _CONFIG_FILE).read_text())
             sizes.update(saved["sizes"])
+            if max_prompt_length is None:
+                max_prompt_length = saved.get("max_prompt_length")
             tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
         else:
             texts = _builtin_texts(instruction, chat_template)
             texts += corpus_texts(tokenizer_corpus) if tokenizer_corpus else []
             tokenizer = train_bpe_tokenizer(texts, vocab_size=vocab_size)
-        super().__init__(tokenizer, sizes["instruction"], sizes["chat_template"])
+        super().__init__(
+            tokenizer, sizes["instruction"], sizes["chat_template"], max_prompt_length=max_prompt_length
+        )
         self.sizes = sizes
         hidden = sizes["hidden_size"]
         self.vision_encoder = FrameEncoder(
@@ -236,12 +243,15 @@ class TinyOmni(DecoderPolicy):
         self.save_language_model(path, with_base=True)
         towers = {k: v.contiguous() for k, v in self.state_dict().items() if not k.startswith("lm.")}
         save_file(towers, str(path / _TOWERS_FILE))
-        (path / _CONFIG_FILE).write_text(json.dumps({"sizes": self.sizes}, indent=2))
+        settings = {"sizes": self.sizes, "max_prompt_length": self.max_prompt_length}
+        (path / _CONFIG_FILE).write_text(json.dumps(settings, indent=2))
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, finetune: FinetuneConfig | None = None) -> TinyOmni:
-        """Load a saved TinyOmni (LoRA adapters reattached, trainable)."""
-        return cls(pretrained=str(folder), finetune=finetune)
+    def from_pretrained(
+        cls, folder: str | Path, finetune: FinetuneConfig | None = None, max_prompt_length: int | None = None
+    ) -> TinyOmni:
+        """Load a saved TinyOmni (LoRA adapters reattached, trainable; ``max_prompt_length`` replaces the saved)."""
+        return cls(pretrained=str(folder), finetune=finetune, max_prompt_length=max_prompt_length)
 
     def describe(self) -> dict[str, Sequence[int] | int]:
         """Parameter counts per part (for logs and reports)."""
