@@ -69,8 +69,8 @@ class GRPOModule(BaseModule):
         log_completions_steps: every this many steps log a table of sample completions (0: never).
         num_completions_to_print: rows of that table.
         datasets: label spaces of the val and test metrics (one collection each: ``val/<dataset>/war``…).
-        val_temperature: validation sampling temperature (0: greedy); reference evaluation uses 0.3.
-        val_top_p: validation nucleus sampling (reference evaluation: 0.9).
+        val_temperature: validation and test sampling temperature (0: greedy); reference evaluation uses 0.3.
+        val_top_p: validation and test nucleus sampling (reference evaluation: 0.9).
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: base seed of the sampling generators (one per step and rank, so resuming repeats the samples).
         optimizer: builds the optimizer from the trainable parameters.
