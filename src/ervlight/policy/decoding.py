@@ -1,10 +1,13 @@
 """The decode loop and the log-prob pass shared by every decoder backbone (no HF ``generate``).
 
-:func:`sample_completions` prefills the ``B`` prompts ONCE into a preallocated :class:`~transformers.StaticCache`,
-repeats the cache ``G`` times along the batch and decodes ``B*G`` rows token by token with temperature / top-k /
-top-p sampling, stopping each row at its first EOS. :func:`completion_token_logprobs` scores given completions from
-the hidden states of the completion positions only, through the LM head in chunks, so no ``[B*G, P+L, V]`` logits
-tensor ever exists (and, under autograd, chunks are recomputed in backward instead of kept).
+:func:`sample_completions` prefills the ``B`` prompts ONCE into a preallocated KV cache that grows by a slice per
+step (:mod:`ervlight.policy.kv_cache`: no per-step concatenation, no attention over unfilled positions, a ready 4-D
+mask under SDPA), repeats it ``G`` times along the batch and decodes ``B*G`` rows token by token with temperature /
+top-k / top-p sampling (one uniform draw per row), stopping each row at its first EOS.
+:func:`completion_token_logprobs` scores given completions: with ``G > 1`` the prompt is run once per prompt and its
+keys/values shared by the ``G`` completions (with or without autograd), and only the hidden states of completion
+positions go through the LM head, in chunks, so no ``[B*G, P+L, V]`` logits tensor ever exists (under autograd,
+chunks are recomputed in backward when the logits would be large: :data:`CHECKPOINT_MIN_LOGITS`).
 Symbols: ``B`` prompts, ``G`` samples per prompt, ``P`` prompt positions, ``L`` completion tokens, ``V`` vocabulary.
 """
 
@@ -12,16 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
-from transformers import Cache, DynamicCache, PreTrainedConfig, StaticCache
+from transformers import Cache, DynamicCache, PreTrainedConfig
 
 from ervlight.policy.base import PromptContext, SamplingConfig
+from ervlight.policy.kv_cache import growing_cache, takes_boolean_4d_mask
 
 __all__ = [
+    "CHECKPOINT_MIN_LOGITS",
     "DecoderParts",
     "completion_token_logprobs",
     "filter_logits",
@@ -30,6 +34,12 @@ __all__ = [
     "sample_completions",
     "sample_token",
 ]
+
+
+#: Under autograd, LM-head chunks are recomputed in backward (activation checkpointing) only when the step's
+#: completion logits hold at least this many elements (``N * V``; 2**25 fp32 values = 128 MiB, each kept twice
+#: by softmax and its input). Below it, recomputing costs more time than the memory it saves is worth.
+CHECKPOINT_MIN_LOGITS = 1 << 25
 
 
 @dataclass
@@ -83,12 +93,20 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
 def sample_token(
     logits: torch.Tensor, sampling: SamplingConfig, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Pick the next token of each row from ``[N, V]`` logits: greedy, or sampled after temperature and filters."""
+    """Pick the next token of each row from ``[N, V]`` logits: greedy, or sampled after temperature and filters.
+
+    Sampling inverts the cumulative distribution with ONE uniform draw per row (``torch.multinomial`` draws an
+    exponential variate per vocabulary entry, which dominates a small model's decode step on CPU).
+    """
     if not sampling.do_sample or sampling.temperature == 0:
         return logits.argmax(-1)  # [N]
     scaled = filter_logits(logits.float() / sampling.temperature, sampling.top_k, sampling.top_p)
-    probs = scaled.softmax(-1)  # [N, V]
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # [N]
+    cdf = scaled.softmax(-1).cumsum(-1)  # [N, V]
+    total = cdf[:, -1:]  # [N, 1]
+    draw = torch.rand(total.shape, generator=generator, device=cdf.device, dtype=cdf.dtype) * total  # [N, 1]
+    # Strictly below the total, the first index whose cdf exceeds the draw has a non-zero probability.
+    draw = torch.minimum(draw, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, draw, right=True).squeeze(-1)  # [N]
 
 
 def _step_positions(start: torch.Tensor, step: int) -> torch.Tensor:
@@ -115,15 +133,6 @@ def _run_decoder(
     return hidden
 
 
-def _repeat_cache(cache: StaticCache, repeats: int) -> None:
-    """Repeat every layer's preallocated keys/values ``repeats`` times along the batch (rows ``b*G + g``)."""
-    for layer in cache.layers:
-        state: Any = layer
-        state.keys = state.keys.repeat_interleave(repeats, dim=0)  # [B*G, H, P+L, Dh]
-        state.values = state.values.repeat_interleave(repeats, dim=0)  # [B*G, H, P+L, Dh]
-        state.batch_size = state.keys.shape[0]
-
-
 def sample_completions(
     parts: DecoderParts,
     context: PromptContext,
@@ -135,9 +144,9 @@ def sample_completions(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sample ``G`` completions per prompt: ``(ids [B*G, L], mask [B*G, L], truncated [B*G])``.
 
-    The prompts are prefilled once with batch ``B``; the static cache is then repeated to ``B*G`` rows (group
-    members adjacent). ``mask`` is ``True`` up to and including the first EOS; later positions hold ``pad_token_id``.
-    Decoding runs in the weights' dtype with autocast off (a static cache holds one dtype).
+    The prompts are prefilled once with batch ``B``; the cache is then repeated to ``B*G`` rows (group members
+    adjacent). ``mask`` is ``True`` up to and including the first EOS; later positions hold ``pad_token_id``.
+    Decoding runs in the weights' dtype with autocast off (the preallocated cache holds one dtype).
     """
     weight: torch.Tensor = parts.embed_tokens.weight  # type: ignore[assignment]
     embeds = context.embeds.detach().to(weight.dtype)
@@ -161,14 +170,17 @@ def _sample(
     rows, max_new = batch * num_samples, sampling.max_new_tokens
     if max_new < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new}")
-    cache = StaticCache(config=parts.config, max_cache_len=length + max_new)
-    full_mask = torch.ones(batch, length + max_new, dtype=torch.bool, device=embeds.device)  # [B, P+L]
-    full_mask[:, :length] = prompt_mask
+    cache = growing_cache(parts.config, length + max_new)
     positions = prompt_positions(context)
-    hidden = _run_decoder(parts, embeds, full_mask, positions, cache)[:, -1]  # [B, D]
-    _repeat_cache(cache, num_samples)  # prompt prefilled once, its keys/values shared by the G samples
+    hidden = _run_decoder(parts, embeds, prompt_mask, positions, cache)[:, -1]  # [B, D]
+    cache.batch_repeat_interleave(
+        num_samples
+    )  # prompt prefilled once, its keys/values shared by the G samples
     logits = parts.lm_head(hidden).float().repeat_interleave(num_samples, dim=0)  # [B*G, V]
-    full_mask = full_mask.repeat_interleave(num_samples, dim=0)  # [B*G, P+L]
+    full_mask = torch.ones(rows, length + max_new, dtype=torch.bool, device=embeds.device)  # [B*G, P+L]
+    full_mask[:, :length] = prompt_mask.repeat_interleave(num_samples, dim=0)
+    # A ready [B*G, 1, 1, P+L] view spares HF building a 4-D mask at every step (SDPA, full attention only).
+    step_masks = full_mask[:, None, None, :] if takes_boolean_4d_mask(parts.config, cache) else full_mask
     start = next_positions(positions).repeat_interleave(num_samples, dim=-1)  # [B*G] or [3, B*G]
     eos = torch.tensor(list(eos_token_ids), device=embeds.device)
     ids = torch.full((rows, max_new), pad_token_id, dtype=torch.long, device=embeds.device)  # [B*G, L]
@@ -176,14 +188,15 @@ def _sample(
     steps = 0
     for step in range(max_new):
         token = sample_token(logits, sampling, generator)  # [B*G]
-        token = torch.where(finished, torch.full_like(token, pad_token_id), token)
+        token = token.masked_fill(finished, pad_token_id)
         ids[:, step] = token
         finished |= torch.isin(token, eos)
         steps = step + 1
-        if bool(finished.all()) or step + 1 == max_new:
+        if step + 1 == max_new or bool(finished.all()):
             break
         step_embeds = parts.embed_tokens(token.unsqueeze(-1))  # [B*G, 1, D]
-        hidden = _run_decoder(parts, step_embeds, full_mask, _step_positions(start, step), cache)[:, -1]
+        step_mask = step_masks[..., : length + step + 1]  # the cache grows one position a step
+        hidden = _run_decoder(parts, step_embeds, step_mask, _step_positions(start, step), cache)[:, -1]
         logits = parts.lm_head(hidden).float()  # [B*G, V]
     ids = ids[:, :steps]  # [B*G, L]
     is_eos = torch.isin(ids, eos)  # [B*G, L]
@@ -191,6 +204,12 @@ def _sample(
     mask = eos_before == 0  # [B*G, L]
     truncated = ~is_eos.any(-1)  # [B*G]
     return ids, mask, truncated
+
+
+def _vocab_size(parts: DecoderParts) -> int:
+    """``V``: rows of the LM head's weight."""
+    weight: torch.Tensor = parts.lm_head.weight  # type: ignore[assignment]
+    return int(weight.shape[0])
 
 
 def _chunk_logprobs(
@@ -212,10 +231,11 @@ def completion_token_logprobs(
 ) -> torch.Tensor:
     """``[B*G, L]`` log-probs of the completion tokens (0 outside ``completion_mask``), computed in chunks.
 
-    Under autograd: one decoder pass over prompt + completion (prompt embeddings repeated ``G`` times, media never
-    re-encoded). Without autograd (reference and old-policy scoring): the prompt is run once per prompt and its
-    keys/values repeated for the ``G`` completions. The LM head only sees hidden states of masked completion
-    positions, ``chunk_size`` rows at a time.
+    With ``num_samples > 1`` (GRPO's policy, reference and old-policy passes) the prompt is run once per prompt and
+    its keys/values repeated for the ``G`` completions, under autograd too (gradients of the shared prompt positions
+    add up over the group, as they would over ``G`` copies); with one sample, one pass over prompt + completion.
+    Media are never re-encoded. The LM head only sees hidden states of masked completion positions, ``chunk_size``
+    rows at a time.
     """
     rows, length = completion_ids.shape
     prompt_len = context.attention_mask.shape[1]
@@ -229,32 +249,34 @@ def completion_token_logprobs(
     positions = prompt_positions(context).repeat_interleave(num_samples, dim=-2)  # [B*G, P] or [3, B*G, P]
     steps = torch.arange(length, device=completion_ids.device)  # [L]
     completion_positions = next_positions(positions).unsqueeze(-1) + steps  # [B*G, L] or [3, B*G, L]
-    if torch.is_grad_enabled() or num_samples == 1:
-        prompt_embeds = context.embeds.repeat_interleave(num_samples, dim=0)  # [B*G, P, D]
-        embeds = torch.cat([prompt_embeds, token_embeds], dim=1)  # [B*G, P+L, D]
+    if num_samples == 1:  # one pass over prompt + completion
+        embeds = torch.cat([context.embeds, token_embeds], dim=1)  # [B, P+L, D]
         all_positions = torch.cat([positions, completion_positions], dim=-1)
-        hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B*G, P+L, D]
+        hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B, P+L, D]
         hidden = hidden[
             :, prompt_len - 1 : prompt_len + length - 1
-        ]  # [B*G, L, D] predicts each completion token
-    else:  # no autograd: the prompt is run once per prompt and its keys/values shared by the G completions
+        ]  # [B, L, D] predicts each completion token
+    else:  # the prompt is run once per prompt and its keys/values shared by the G completions (with autograd too)
         cache = DynamicCache(config=parts.config)
         last = _run_decoder(
             parts, context.embeds, context.attention_mask.bool(), prompt_positions(context), cache
-        )
+        )  # [B, P, D]
         cache.batch_repeat_interleave(num_samples)
         hidden = last[:, -1:].repeat_interleave(num_samples, dim=0)  # [B*G, 1, D] predicts the first token
         if length > 1:  # the completion tokens but the last predict the rest
             follow = _run_decoder(
                 parts, token_embeds[:, :-1], attention_mask[:, :-1], completion_positions[..., :-1], cache
-            )
+            )  # [B*G, L-1, D]
             hidden = torch.cat([hidden, follow], dim=1)  # [B*G, L, D]
     selected = completion_mask.bool()  # [B*G, L]
     flat_hidden, flat_targets = hidden[selected], completion_ids[selected]  # [N, D], [N]
     pieces = []
+    recompute = (
+        torch.is_grad_enabled() and flat_targets.shape[0] * _vocab_size(parts) >= CHECKPOINT_MIN_LOGITS
+    )
     for begin in range(0, flat_targets.shape[0], chunk_size):
         h, t = flat_hidden[begin : begin + chunk_size], flat_targets[begin : begin + chunk_size]
-        if torch.is_grad_enabled():
+        if recompute:
             pieces.append(checkpoint(_chunk_logprobs, h, t, parts.lm_head, temperature, use_reentrant=False))
         else:
             pieces.append(_chunk_logprobs(h, t, parts.lm_head, temperature))
