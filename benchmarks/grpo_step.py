@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -45,6 +46,11 @@ CORPUS = [
     "<think>Her voice trembles and tears run down.</think>\n<answer>sad</answer>",
     "<think>He shouts and his brows are lowered.</think>\n<answer>angry</answer>",
 ] + [prompt for prompt, _ in PROMPTS]
+
+
+#: ervlight's logged step-time parts (wall seconds), collected per step in the ervlight worker.
+PARTS = ("generation", "rewards", "reference", "policy")
+BREAKDOWN: dict[str, list[float]] = {}
 
 
 class LengthReward:
@@ -86,7 +92,9 @@ def _ervlight_rewards() -> list[Any]:
     return [FormatReward(), AccuracyReward(), LengthReward()]
 
 
-def run_ervlight(args: argparse.Namespace, step_times: list[float], lengths: list[float]) -> None:
+def run_ervlight(
+    args: argparse.Namespace, step_times: list[tuple[float, float]], lengths: list[float]
+) -> None:
     """Fit GRPOModule for warmup + steps with a Lightning Trainer."""
     from lightning.pytorch import Callback, Trainer
     from torch.utils.data import DataLoader
@@ -109,12 +117,15 @@ def run_ervlight(args: argparse.Namespace, step_times: list[float], lengths: lis
 
     class Timer(Callback):
         def on_train_batch_start(self, *_: Any) -> None:
-            self.start = time.perf_counter()
+            self.start = _clocks()
 
         def on_train_batch_end(self, trainer: Trainer, *_: Any) -> None:
             _sync(args.device)
-            step_times.append(time.perf_counter() - self.start)
-            lengths.append(float(trainer.callback_metrics["completions/mean_length"]))
+            step_times.append(_elapsed(self.start))
+            metrics = trainer.callback_metrics
+            lengths.append(float(metrics["completions/mean_length"]))
+            for key in ("step_time", *(f"step_time/{part}" for part in PARTS)):
+                BREAKDOWN.setdefault(key, []).append(float(metrics[key]))
 
     trainer = Trainer(
         accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, max_steps=args.warmup + args.steps,
@@ -125,7 +136,7 @@ def run_ervlight(args: argparse.Namespace, step_times: list[float], lengths: lis
     trainer.fit(module, train_dataloaders=loader)
 
 
-def run_trl(args: argparse.Namespace, step_times: list[float], lengths: list[float]) -> None:
+def run_trl(args: argparse.Namespace, step_times: list[tuple[float, float]], lengths: list[float]) -> None:
     """Train TRL's GRPOTrainer for warmup + steps on the same model, prompts and rewards."""
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -150,11 +161,11 @@ def run_trl(args: argparse.Namespace, step_times: list[float], lengths: list[flo
 
     class Timer(TrainerCallback):  # type: ignore[misc]
         def on_step_begin(self, *_: Any, **__: Any) -> None:
-            self.start = time.perf_counter()
+            self.start = _clocks()
 
         def on_step_end(self, *_: Any, **__: Any) -> None:
             _sync(args.device)
-            step_times.append(time.perf_counter() - self.start)
+            step_times.append(_elapsed(self.start))
 
         def on_log(
             self, _args: Any, _state: Any, _control: Any, logs: dict[str, float] | None = None, **__: Any
@@ -180,6 +191,17 @@ def run_trl(args: argparse.Namespace, step_times: list[float], lengths: list[flo
     trainer.train()
 
 
+def _clocks() -> tuple[float, float]:
+    """``(wall, process CPU)`` seconds now."""
+    return time.perf_counter(), time.process_time()
+
+
+def _elapsed(start: tuple[float, float]) -> tuple[float, float]:
+    """``(wall, process CPU)`` seconds since ``start``."""
+    wall, cpu = _clocks()
+    return wall - start[0], cpu - start[1]
+
+
 def _sync(device: str) -> None:
     """Wait for the GPU so step times are real."""
     if device == "cuda":
@@ -189,25 +211,28 @@ def _sync(device: str) -> None:
 def worker(args: argparse.Namespace) -> None:
     """Run one framework in this process and print its figures as JSON."""
     torch.set_num_threads(args.threads)
-    step_times: list[float] = []
+    step_times: list[tuple[float, float]] = []
     lengths: list[float] = []
     baseline = _rss_kib()
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     (run_ervlight if args.framework == "ervlight" else run_trl)(args, step_times, lengths)
-    timed = step_times[args.warmup :]
+    wall = statistics.median(t[0] for t in step_times[args.warmup :])
+    cpu = statistics.median(t[1] for t in step_times[args.warmup :])
     completions = args.prompts * args.group
+    mean_length = statistics.mean(lengths[args.warmup :] or lengths or [float("nan")])
     result = {
         "framework": args.framework,
-        "step_s": statistics.median(timed),
-        "completions_per_s": completions / statistics.median(timed),
-        "mean_length": statistics.mean(lengths[args.warmup :] or lengths or [float("nan")]),
-        "tokens_per_s": completions
-        * statistics.mean(lengths[args.warmup :] or lengths)
-        / statistics.median(timed),
+        "step_s": wall,
+        "step_cpu_s": cpu,
+        "completions_per_s": completions / wall,
+        "completions_per_cpu_s": completions / cpu,
+        "mean_length": mean_length,
+        "tokens_per_s": completions * mean_length / wall,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) / 1024,
     }
+    result |= {key: statistics.median(values[args.warmup :]) for key, values in BREAKDOWN.items()}
     if args.device == "cuda":
         result["cuda_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
     print("RESULT " + json.dumps(result))
@@ -228,9 +253,24 @@ def _options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vocab", type=int, default=1024)
     parser.add_argument("--warmup", type=int, default=2, help="untimed first steps")
     parser.add_argument("--steps", type=int, default=4, help="timed steps")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of both frameworks")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="rounds of both frameworks (order alternating ABBA)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     return parser.parse_args(argv)
+
+
+def _run_round(framework: str, passthrough: list[str]) -> dict[str, float]:
+    """One framework in its own subprocess; its RESULT line."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--framework", framework, *passthrough],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"{framework} run failed:\n{done.stderr[-4000:]}")
+    result: dict[str, float] = json.loads(line[len("RESULT ") :])
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,28 +282,35 @@ def main(argv: list[str] | None = None) -> None:
     settings = {k: v for k, v in vars(args).items() if k not in ("framework", "rounds")}
     passthrough = [f"--{key.replace('_', '-')}={value}" for key, value in settings.items()]
     results: dict[str, list[dict[str, float]]] = {"ervlight": [], "trl": []}
+    loads = [os.getloadavg()[0]]
     for round_index in range(args.rounds):
-        for framework in ("ervlight", "trl"):
-            done = subprocess.run(
-                [sys.executable, __file__, "--framework", framework, *passthrough],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-            if line is None:
-                raise RuntimeError(f"{framework} run failed:\n{done.stderr[-4000:]}")
-            results[framework].append(json.loads(line[len("RESULT ") :]))
+        order = ("ervlight", "trl") if round_index % 2 == 0 else ("trl", "ervlight")  # ABBA: drift cancels
+        for framework in order:
+            results[framework].append(_run_round(framework, passthrough))
+            loads.append(os.getloadavg()[0])
             print(f"round {round_index + 1} {framework}: {results[framework][-1]}", flush=True)
     setting = f"B={args.prompts} G={args.group} L={args.completion_length} hidden={args.hidden} layers={args.layers}"
     print(
-        f"\n{setting} device={args.device} threads={args.threads}; medians of {args.rounds} rounds x {args.steps} steps"
+        f"\n{setting} device={args.device} threads={args.threads}; medians of {args.rounds} rounds x {args.steps} "
+        f"steps; 1-min load average {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} CPUs"
     )
-    keys = ["completions_per_s", "tokens_per_s", "step_s", "mean_length", "peak_rss_mib", "rss_growth_mib"]
-    keys += ["cuda_peak_mib"] if args.device == "cuda" else []
+    keys = [
+        "completions_per_s",
+        "completions_per_cpu_s",
+        "tokens_per_s",
+        "step_s",
+        "step_cpu_s",
+        "mean_length",
+    ]
+    keys += ["peak_rss_mib", "rss_growth_mib"] + (["cuda_peak_mib"] if args.device == "cuda" else [])
     summary = {fw: {k: statistics.median(r[k] for r in rows) for k in keys} for fw, rows in results.items()}
-    print(f"{'':22}{'ervlight':>12}{'trl 1.16':>12}{'ratio':>10}")
+    print(f"{'':24}{'ervlight':>12}{'trl 1.16':>12}{'ratio':>10}")
     for key in keys:
         ours, theirs = summary["ervlight"][key], summary["trl"][key]
-        print(f"{key:22}{ours:12.2f}{theirs:12.2f}{ours / theirs:10.2f}")
+        print(f"{key:24}{ours:12.3f}{theirs:12.3f}{ours / theirs:10.2f}")
+    print("ervlight step breakdown (median s):")
+    for key in BREAKDOWN:
+        print(f"  {key:22}{statistics.median(r[key] for r in results['ervlight']):10.3f}")
 
 
 if __name__ == "__main__":
