@@ -38,6 +38,7 @@ from ervlight.data.dataset import BadSamplePolicy, ClipDataset, collate_media
 from ervlight.data.decoding import AudioPolicy, AudioSpan, ClipDecoder, ShortClipPolicy
 from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
 from ervlight.data.records import InvalidRow, SplitListing
+from ervlight.data.resumable import ResumableLoader, ResumableSampler
 from ervlight.data.sampling import SamplingMode
 from ervlight.data.sources import OFFICIAL_KINDS, DataSource, read_source
 from ervlight.data.text import TextCollator, TextSourceConfig
@@ -89,6 +90,11 @@ class ERVDataModule(LightningDataModule):
         batch_size: training batch size.
         eval_batch_size: batch size of the other splits (default: ``batch_size``).
         num_workers: DataLoader workers (each seeded by :func:`seed_worker`).
+        data_seed: seed of the training order and of each training sample's randomness (frame sampling,
+            augmentation): epoch ``e`` is a permutation seeded by ``data_seed + e`` and item ``i`` draws with a
+            seed of ``(data_seed, e, i)``, whatever the worker count. ``None`` (default): drawn from torch's global
+            generator when the training loader is built (so ``seed_everything`` decides it), rank 0's value on
+            every rank. A resumed run keeps its checkpoint's seed.
         pin_memory: pin batches in page-locked memory (GPU training).
         bad_sample_policy: unreadable clips and rows: ``skip`` (count, leave out, summarise per epoch; default)
             or ``fail``.
@@ -124,6 +130,7 @@ class ERVDataModule(LightningDataModule):
         batch_size: int = 8,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
+        data_seed: int | None = None,
         pin_memory: bool = False,
         bad_sample_policy: BadSamplePolicy = "skip",
         cache_dir: str | None = None,
@@ -137,6 +144,7 @@ class ERVDataModule(LightningDataModule):
         self.require_targets, self.bad_sample_policy = require_targets, bad_sample_policy
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.pin_memory, self.cache_dir = num_workers, pin_memory, cache_dir
+        self.data_seed = data_seed
         self.decoder = ClipDecoder(
             num_frames,
             backend,
@@ -259,18 +267,21 @@ class ERVDataModule(LightningDataModule):
                 self.datasets[split] = self.dataset_builders[self.modality](split)
 
     # -- loaders ------------------------------------------------------------------------------------------------
-    def _loader(self, split: str) -> DataLoader:
-        """The DataLoader of a split; ``DatasetLayoutError`` if the split has no source."""
+    def _dataset(self, split: str) -> Dataset:
+        """The dataset of a split (set up on demand); ``DatasetLayoutError`` if the split has no source."""
         if split not in self.datasets:
             self.setup({"train": "fit", "val": "validate"}.get(split, split))
         dataset = self.datasets.get(split)
         if dataset is None:
             raise DatasetLayoutError(split, f"no sources configured for the {split} split")
-        train = split == "train"
+        return dataset
+
+    def _loader(self, split: str) -> DataLoader:
+        """The in-order DataLoader of an evaluation split (Lightning shards it under several processes)."""
         return DataLoader(
-            dataset,
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
+            self._dataset(split),
+            batch_size=self.eval_batch_size,
+            shuffle=False,
             collate_fn=self.collate_fns[self.modality],
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -278,9 +289,47 @@ class ERVDataModule(LightningDataModule):
             persistent_workers=False,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches."""
-        return self._loader("train")
+    def train_dataloader(self) -> ResumableLoader:
+        """Shuffled training batches whose position is saved in checkpoints (see :mod:`ervlight.data.resumable`).
+
+        Under several processes the loader is sharded here, as Lightning's ``DistributedSampler`` would shard
+        it (Lightning leaves the loader's own ``DistributedSampler`` in place); with
+        ``Trainer(use_distributed_sampler=False)`` every rank iterates the whole epoch in the same order.
+        """
+        dataset = self._dataset("train")
+        replicas, rank = self._shard()
+        seed = self._train_seed()
+        sampler = ResumableSampler(dataset, num_replicas=replicas, rank=rank, seed=seed)  # type: ignore[arg-type]
+        return ResumableLoader(
+            dataset,
+            sampler,
+            batch_size=self.batch_size,
+            epoch_batches=self._epoch_batches,
+            collate_fn=self.collate_fns[self.modality],
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            worker_init_fn=seed_worker,
+            persistent_workers=False,
+        )
+
+    def _shard(self) -> tuple[int, int]:
+        """``(num_replicas, rank)`` of the training data: Lightning's distributed-sampler arguments, or one shard."""
+        trainer = self.trainer
+        if trainer is None or not getattr(trainer._accelerator_connector, "use_distributed_sampler", True):
+            return 1, 0
+        kwargs = trainer.distributed_sampler_kwargs or {}
+        return int(kwargs.get("num_replicas", 1)), int(kwargs.get("rank", 0))
+
+    def _epoch_batches(self) -> float:
+        """The batches a training epoch takes (``limit_train_batches`` applied; infinite without a trainer)."""
+        return self.trainer.num_training_batches if self.trainer is not None else float("inf")
+
+    def _train_seed(self) -> int:
+        """The ``data_seed`` argument, or a seed drawn from torch's global generator (rank 0's on every rank)."""
+        if self.data_seed is not None:
+            return self.data_seed
+        drawn = int(torch.randint(0, 2**31 - 1, ()).item())
+        return int(self.trainer.strategy.broadcast(drawn, src=0)) if self.trainer is not None else drawn
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """Validation batches (an empty list, i.e. no validation, when no source is configured)."""
