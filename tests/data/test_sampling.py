@@ -337,3 +337,17 @@ def test_lightning_resume_sees_the_batches_of_an_uninterrupted_run(
     assert resumed.seen == straight.seen[stop:]
     assert torch.equal(resumed.line.weight, straight.line.weight)
     assert torch.equal(resumed.line.bias, straight.line.bias)
+
+
+def test_hyper_parameters_are_plain_data_and_rebuild_the_datamodule(mafw_root: Path, tmp_path: Path) -> None:
+    text = TextSourceConfig(str(tmp_path / "emer.json"), source="emer")
+    dm = ERVDataModule(train=[DataSource("mafw", str(mafw_root), fold=2)], text=text, data_seed=4)
+    assert dm.hparams["train"] == [
+        {"kind": "mafw", "root": str(mafw_root), "split": None, "fold": 2, "view": "single", "captions": False,
+         "media": "video", "media_root": None}
+    ]  # fmt: skip
+    assert dm.hparams["text"]["source"] == "emer"
+    rebuilt = ERVDataModule(**dm.hparams)
+    assert rebuilt.sources["train"] == [DataSource("mafw", str(mafw_root), fold=2)]
+    assert rebuilt.text == text
+    assert rebuilt.data_seed == 4

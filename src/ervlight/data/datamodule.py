@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -138,7 +139,12 @@ class ERVDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["preprocessor"])
-        self.sources = {"train": list(train or []), "val": val, "test": test, "predict": predict}
+        # plain data only, so that checkpoints load with torch.load(weights_only=True) on resume
+        self.hparams.update({key: _plain(value) for key, value in self.hparams.items()})
+        train, val, test, predict = (_sources(s) for s in (train, val, test, predict))
+        if isinstance(text, Mapping):
+            text = TextSourceConfig(**text)
+        self.sources = {"train": train or [], "val": val, "test": test, "predict": predict}
         self.fold, self.modality = fold, modality
         self.train_sampling, self.eval_sampling = train_sampling, eval_sampling
         self.require_targets, self.bad_sample_policy = require_targets, bad_sample_policy
@@ -385,6 +391,20 @@ class ERVDataModule(LightningDataModule):
         """Log the skip summary of the last epoch seen."""
         self._log_summary(self._epoch_key)
         self._epoch_key = None
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses (sources, text config) as dicts, in lists too."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+
+
+def _sources(entries: list[DataSource] | None) -> list[DataSource] | None:
+    """Sources given as :class:`DataSource` or as mappings of its fields (e.g. from saved hyper-parameters)."""
+    if entries is None:
+        return None
+    return [DataSource(**e) if isinstance(e, Mapping) else e for e in entries]
 
 
 def _without_targets(listing: SplitListing) -> list[InvalidRow]:
