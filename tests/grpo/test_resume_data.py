@@ -4,7 +4,8 @@ ERVDataModule reads the MAFW-mini tree (fold 1: 10 training clips, random frame 
 fixture; a tiny TinyOmni policy is trained. The interrupted run stops at ``max_steps`` mid-epoch, its
 ``last.ckpt`` (ModelCheckpoint ``save_last``, as in the GRPO presets) is resumed by ``fit(ckpt_path=...)`` with
 another initialisation, and must end with the same parameters (bit for bit) after training on the same clips in
-the same order, across the epoch boundary that follows.
+the same order, across the epoch boundary that follows (the resumed GRPO run decodes in two workers: per-clip
+seeds make the random frame sampling independent of them).
 """
 
 from __future__ import annotations
@@ -104,11 +105,12 @@ def _check_resume(
 
 @pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
 def test_grpo_resumed_mid_epoch_matches_the_uninterrupted_run(mafw_root: Path, tmp_path: Path) -> None:
-    def data(seed: int = 3) -> ERVDataModule:
+    def data(seed: int = 3, workers: int = 0) -> ERVDataModule:
         return ERVDataModule(train=[DataSource("mafw", str(mafw_root))], num_frames=4, image_size=16,
-                             batch_size=2, data_seed=seed)  # fmt: skip
+                             batch_size=2, data_seed=seed, num_workers=workers)  # fmt: skip
 
-    straight, batches = _check_resume(grpo_module, data, steps=8, stop=3, tmp_path=tmp_path)
+    resumed_data = iter([data(), data(), data(workers=2)])  # the resumed run decodes in 2 workers
+    straight, batches = _check_resume(grpo_module, lambda: next(resumed_data), 8, 3, tmp_path)
     shuffled = grpo_module(0)  # control: the same run on another order ends elsewhere
     _fit(shuffled, data(seed=4), 8, tmp_path / "other")
     assert not all(
