@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from grpo_stubs import PromptData, tiny_trainer
+from lightning.pytorch import Callback, LightningModule, Trainer
 
 from ervlight.grpo.module import GRPOModule
 from ervlight.policy import CausalLMPolicy
@@ -51,6 +53,26 @@ def test_two_step_run_trains_and_logs_trl_names(
     assert table[0]["prompt"] == table[1]["prompt"] == "Describe a shouting face."  # second batch, G = 2
     events = list((tmp_path / "grpo").rglob("events.out.tfevents.*"))
     assert len(events) == 1
+
+
+def test_policy_trains_in_eval_mode(make_module: Callable[..., GRPOModule], tmp_path: Path) -> None:
+    """Sampling, scoring and the loss see one function: no module of the policy is in train mode in a step."""
+    module = make_module()
+    module.policy.add_module("norm", torch.nn.BatchNorm1d(4))  # statistics that train mode would move
+    running_mean = module.policy.norm.running_mean.clone()  # type: ignore[union-attr]
+    modes: list[bool] = []
+
+    class Record(Callback):
+        def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
+            modes.extend(m.training for m in module.policy.modules())
+
+    trainer = tiny_trainer(tmp_path, max_steps=2, callbacks=[Record()])
+    module.policy.train()
+    trainer.fit(module, datamodule=PromptData(batch_size=2))
+    assert len(modes) == 2 * len(list(module.policy.modules()))
+    assert not any(modes)
+    module.policy.norm(torch.randn(3, 4))  # eval mode: uses, and leaves, the stored statistics
+    assert torch.equal(module.policy.norm.running_mean, running_mean)  # type: ignore[union-attr]
 
 
 def test_beta_zero_builds_no_reference(make_module: Callable[..., GRPOModule]) -> None:

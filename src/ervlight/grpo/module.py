@@ -255,6 +255,17 @@ class GRPOModule(BaseModule):
         return rollout, context, generation.texts, labels_g
 
     # ----------------------------------------------------------------- training
+    def on_train_epoch_start(self) -> None:
+        """Keep the policy in eval mode while it trains (Lightning switches every module to train mode first).
+
+        GRPO samples, scores the old and reference log-probs and computes the loss with the same policy, so they
+        must see the same function: in train mode dropout would make each pass a different sub-network and
+        batch normalisation (TinyOmni's audio tower) would normalise each clip by whatever clips share its batch
+        and keep moving its statistics (the frozen reference uses the stored ones). Eval mode switches both off;
+        gradients flow as usual. TRL's ``disable_dropout`` serves the same purpose.
+        """
+        self.policy.eval()
+
     def training_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> torch.Tensor:
         """One rollout and ``num_iterations`` optimiser updates; logs TRL-named statistics."""
         step_start = time.perf_counter()
