@@ -22,6 +22,7 @@ from torch.utils.checkpoint import checkpoint
 from transformers import Cache, DynamicCache, PreTrainedConfig
 
 from ervlight.policy.base import PromptContext, SamplingConfig
+from ervlight.policy.fast_linear import row_major_linears
 from ervlight.policy.kv_cache import growing_cache, takes_boolean_4d_mask
 
 __all__ = [
@@ -146,12 +147,17 @@ def sample_completions(
 
     The prompts are prefilled once with batch ``B``; the cache is then repeated to ``B*G`` rows (group members
     adjacent). ``mask`` is ``True`` up to and including the first EOS; later positions hold ``pad_token_id``.
-    Decoding runs in the weights' dtype with autocast off (the preallocated cache holds one dtype).
+    Decoding runs in the weights' dtype with autocast off (the preallocated cache holds one dtype); on CPU the
+    linear layers multiply by transposed weight copies (:mod:`ervlight.policy.fast_linear`).
     """
     weight: torch.Tensor = parts.embed_tokens.weight  # type: ignore[assignment]
     embeds = context.embeds.detach().to(weight.dtype)
     plain = PromptContext(embeds, context.attention_mask, context.position_ids, context.extras)
-    with torch.no_grad(), torch.autocast(device_type=embeds.device.type, enabled=False):
+    with (
+        torch.no_grad(),
+        torch.autocast(device_type=embeds.device.type, enabled=False),
+        row_major_linears([parts.decoder, parts.lm_head]),
+    ):
         return _sample(parts, plain, num_samples, sampling, eos_token_ids, pad_token_id, generator)
 
 
