@@ -2,11 +2,15 @@
 
 Same tiny text-only Qwen2 (random weights from one seed, a byte-level BPE tokenizer trained in-process), same
 prompts (the chat template applied as text for both), same G, completion length, loss (grpo), beta (0.04, a frozen
-reference copy in both), temperature 1.0, AdamW lr 1e-6, gradient clipping 1.0, the same format + accuracy +
-length rewards; one generation batch and one optimiser step per training step in both. Each framework runs in its
-own subprocess (so peak memory is its own), for ``--rounds`` alternating rounds; per step it reports wall time
-after ``--warmup`` steps, completions/s, the completion length and peak memory (CPU: peak RSS of the process and
-its growth over the RSS before training; CUDA: ``torch.cuda.max_memory_allocated``).
+reference copy in both), temperature 1.0, fused AdamW (TRL's default ``adamw_torch_fused``) with lr 1e-6 and no
+weight decay, gradient clipping 1.0, the same format + accuracy + length rewards; one generation batch and one
+optimiser step per training step in both, fp32, no gradient checkpointing in either (TRL turns it on by default:
+``--trl-gradient-checkpointing`` measures that default). Each framework runs in its own subprocess (so peak memory
+is its own), for ``--rounds`` rounds in ABBA order (drift on a shared machine cancels); per step it reports wall time
+and process CPU time after ``--warmup`` steps (CPU time is steadier when other jobs share the cores), completions/s
+by either clock, the completion length and peak memory (CPU: peak RSS of the process and its growth over the RSS
+before training; CUDA: ``torch.cuda.max_memory_allocated``), and ervlight's logged step-time breakdown. Figures
+are medians over steps, then over rounds; the 1-minute load average is printed with them.
 
 TRL is a benchmark-only dependency: ``pip install -e .[bench]`` (``trl==1.16.0``). Run::
 
@@ -108,7 +112,9 @@ def run_ervlight(
     module = GRPOModule(
         policy, rewards=rewards, num_generations=args.group, max_completion_length=args.completion_length,
         temperature=1.0, loss_type="grpo", beta=0.04, max_grad_norm=1.0, log_completions_steps=0,
-        datasets=["dfew"], policy_dir=tempfile.mkdtemp(), optimizer=partial(torch.optim.AdamW, lr=1e-6),
+        datasets=["dfew"], policy_dir=tempfile.mkdtemp(), optimizer=partial(
+            torch.optim.AdamW, lr=1e-6, weight_decay=0.0, fused=True
+        ),  # TRL's default optimizer: adamw_torch_fused, no weight decay
     )  # fmt: skip
     rows = [(prompt, label) for prompt, label in PROMPTS] * 64
 
@@ -178,7 +184,8 @@ def run_trl(args: argparse.Namespace, step_times: list[tuple[float, float]], len
         num_generations=args.group, max_completion_length=args.completion_length, temperature=1.0, top_p=1.0,
         beta=0.04, loss_type="grpo", scale_rewards="group", learning_rate=1e-6, lr_scheduler_type="constant",
         max_grad_norm=1.0, gradient_accumulation_steps=1, max_steps=args.warmup + args.steps, logging_steps=1,
-        save_strategy="no", report_to="none", use_cpu=args.device == "cpu", bf16=False, disable_dropout=True,
+        gradient_checkpointing=args.trl_gradient_checkpointing, save_strategy="no", report_to="none",
+        use_cpu=args.device == "cpu", bf16=False, disable_dropout=True,
         dataloader_num_workers=0, seed=0,
     )  # fmt: skip
     data = Dataset.from_list(
@@ -257,7 +264,21 @@ def _options(argv: list[str] | None = None) -> argparse.Namespace:
         "--rounds", type=int, default=4, help="rounds of both frameworks (order alternating ABBA)"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument(
+        "--trl-gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="TRL's own default is on (recomputes activations in backward); off matches ervlight, which keeps them",
+    )
     return parser.parse_args(argv)
+
+
+def _flag(key: str, value: Any) -> str:
+    """The command-line form of one option for the worker subprocess."""
+    name = key.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    return f"--{name}={value}"
 
 
 def _run_round(framework: str, passthrough: list[str]) -> dict[str, float]:
@@ -280,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         worker(args)
         return
     settings = {k: v for k, v in vars(args).items() if k not in ("framework", "rounds")}
-    passthrough = [f"--{key.replace('_', '-')}={value}" for key, value in settings.items()]
+    passthrough = [_flag(key, value) for key, value in settings.items()]
     results: dict[str, list[dict[str, float]]] = {"ervlight": [], "trl": []}
     loads = [os.getloadavg()[0]]
     for round_index in range(args.rounds):
@@ -308,8 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     for key in keys:
         ours, theirs = summary["ervlight"][key], summary["trl"][key]
         print(f"{key:24}{ours:12.3f}{theirs:12.3f}{ours / theirs:10.2f}")
-    print("ervlight step breakdown (median s):")
-    for key in BREAKDOWN:
+    print("ervlight step breakdown (median wall s):")
+    for key in ("step_time", *(f"step_time/{part}" for part in PARTS)):
         print(f"  {key:22}{statistics.median(r[key] for r in results['ervlight']):10.3f}")
 
 
