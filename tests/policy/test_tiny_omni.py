@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,29 @@ def test_audio_statistics_ignore_masked_frames(omni: TinyOmni) -> None:
     padded = torch.cat([features, torch.full((1, 128, 40), 5.0)], dim=-1)
     padded_mask = torch.cat([mask, torch.zeros(1, 40, dtype=torch.bool)], dim=-1)
     torch.testing.assert_close(omni.audio_encoder(padded, padded_mask), omni.audio_encoder(features, mask))
+
+
+def test_motion_frame_input_sees_changes_not_identity(tmp_path: Path) -> None:
+    """``frame_input: motion``: a constant offset on every frame (another face, same movement) changes nothing."""
+    torch.manual_seed(0)
+    omni = TinyOmni(frame_input="motion", modalities=["vision"], **SMALL).eval()
+    batch = synthetic_batch(["happy", "sad"], frames=4)
+    shifted = synthetic_batch(["happy", "sad"], frames=4)
+    shifted.frames = batch.frames + 0.3  # same movement, different appearance
+    with torch.no_grad():
+        tokens = omni.vision_encoder(batch.frames)  # [B, T, D]
+        torch.testing.assert_close(omni.vision_encoder(shifted.frames), tokens)
+        still = omni.vision_encoder(batch.frames[:, :1].expand_as(batch.frames))  # no movement at all
+        content = still - omni.vision_encoder.frame_index.weight[:4]  # [B, T, D] without the index embedding
+        torch.testing.assert_close(content, content[:, :1].expand_as(content))  # every frame alike
+    omni.save_pretrained(tmp_path / "motion")
+    assert TinyOmni.from_pretrained(tmp_path / "motion").sizes["frame_input"] == "motion"
+    legacy = tmp_path / "motion" / "tiny_omni.json"
+    settings = json.loads(legacy.read_text())
+    del settings["sizes"]["frame_input"]  # a checkpoint from before the option
+    legacy.write_text(json.dumps(settings))
+    loaded = TinyOmni.from_pretrained(tmp_path / "motion")
+    assert loaded.sizes["frame_input"] == "frames"
+    assert not loaded.vision_encoder.motion
+    with pytest.raises(ValueError, match="frame_input must be 'frames' or 'motion', got 'flow'"):
+        TinyOmni(frame_input="flow", **SMALL)

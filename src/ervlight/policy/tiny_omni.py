@@ -91,6 +91,9 @@ class TinyOmni(DecoderPolicy):
         vision_channels: frame-encoder conv width.
         image_size: frames are resized to this square size (``0`` keeps the input size).
         max_frames: most frames per clip.
+        frame_input: what the frame encoder sees: ``frames`` (the frames) or ``motion`` (each frame minus the
+            clip's first frame: expression movement without identity, see :class:`FrameEncoder`). Checkpoints
+            saved before this option existed load as ``frames``.
         n_mels: mel bins of the audio features (128, Whisper-style).
         audio_channels: audio-encoder conv width.
         audio_tokens: tokens per clip from the audio encoder.
@@ -117,6 +120,7 @@ class TinyOmni(DecoderPolicy):
         vision_channels: int = 16,
         image_size: int = 64,
         max_frames: int = 32,
+        frame_input: str = "frames",
         n_mels: int = 128,
         audio_channels: int = 64,
         audio_tokens: int = 4,
@@ -132,13 +136,15 @@ class TinyOmni(DecoderPolicy):
             if k not in ("self", "pretrained", "tokenizer_corpus", "finetune", "max_prompt_length")
         }
         sizes.pop("__class__", None)
+        if frame_input not in ("frames", "motion"):
+            raise ValueError(f"frame_input must be 'frames' or 'motion', got {frame_input!r}")
         tokenizer: PreTrainedTokenizerBase
         if pretrained is not None:
             folder = Path(pretrained)
             if not (folder / _CONFIG_FILE).is_file():
                 raise FileNotFoundError(f"{folder} is not a TinyOmni checkpoint (no {_CONFIG_FILE})")
             saved = json.loads((folder / _CONFIG_FILE).read_text())
-            sizes.update(saved["sizes"])
+            sizes.update({"frame_input": "frames"} | saved["sizes"])  # older checkpoints: plain frames
             if max_prompt_length is None:
                 max_prompt_length = saved.get("max_prompt_length")
             tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
@@ -152,7 +158,11 @@ class TinyOmni(DecoderPolicy):
         self.sizes = sizes
         hidden = sizes["hidden_size"]
         self.vision_encoder = FrameEncoder(
-            hidden, sizes["vision_channels"], sizes["image_size"], sizes["max_frames"]
+            hidden,
+            sizes["vision_channels"],
+            sizes["image_size"],
+            sizes["max_frames"],
+            motion=sizes["frame_input"] == "motion",
         )
         self.log_mel = LogMel(sizes["n_mels"])
         self.audio_encoder = AudioEncoder(

@@ -22,14 +22,23 @@ class FrameEncoder(nn.Module):
         channels: width of the first conv layer (the second doubles it).
         image_size: frames are resized to this square size first (``0`` keeps the input size).
         max_frames: largest ``T`` (size of the frame-index embedding).
+        motion: encode each frame's difference from the clip's first frame instead of the frame itself: the
+            expression's movement without the face's identity, which a tower trained from scratch on a few hundred
+            clips otherwise memorises (the first frame becomes all zero; its token carries the index embedding).
     """
 
     def __init__(
-        self, hidden_size: int, channels: int = 32, image_size: int = 64, max_frames: int = 32
+        self,
+        hidden_size: int,
+        channels: int = 32,
+        image_size: int = 64,
+        max_frames: int = 32,
+        motion: bool = False,
     ) -> None:
         super().__init__()
         self.image_size = image_size
         self.max_frames = max_frames
+        self.motion = motion
         self.convs = nn.Sequential(
             nn.Conv2d(3, channels, kernel_size=5, stride=4, padding=2),
             nn.GELU(),
@@ -47,6 +56,8 @@ class FrameEncoder(nn.Module):
             raise ValueError(
                 f"got {num_frames} frames per clip, the frame encoder was built for {self.max_frames}"
             )
+        if self.motion:
+            frames = frames - frames[:, :1]  # [B, T, C, H, W] change since the first frame
         flat = frames.flatten(0, 1)  # [B*T, C, H, W]
         if self.image_size and flat.shape[-1] != self.image_size:
             flat = F.interpolate(
