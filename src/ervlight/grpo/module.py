@@ -266,6 +266,10 @@ class GRPOModule(BaseModule):
         """
         self.policy.eval()
 
+    def on_train_start(self) -> None:
+        """Eval mode also when ``fit --ckpt_path`` resumes mid-epoch (Lightning then skips the epoch start)."""
+        self.policy.eval()
+
     def training_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> torch.Tensor:
         """One rollout and ``num_iterations`` optimiser updates; logs TRL-named statistics."""
         step_start = time.perf_counter()
