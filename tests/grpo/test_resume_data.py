@@ -10,6 +10,7 @@ seeds make the random frame sampling independent of them).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -20,13 +21,16 @@ import torch
 from grpo_stubs import erv_rewards
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from safetensors.torch import load_file
 
+from ervlight.cli import main
 from ervlight.data.datamodule import ERVDataModule
 from ervlight.data.sources import DataSource
 from ervlight.grpo.module import GRPOModule
 from ervlight.policy.sft import SFTModule
 from ervlight.policy.tiny_omni import TinyOmni
 
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "grpo"
 SMALL = {"hidden_size": 32, "intermediate_size": 64, "vision_channels": 8, "audio_channels": 16,
          "vocab_size": 300, "image_size": 16, "instruction": "Which emotion?"}  # fmt: skip
 
@@ -131,3 +135,39 @@ def test_sft_resumed_mid_epoch_matches_the_uninterrupted_run(emer_json: Path, tm
     # weights-only load refuses: this trusted test checkpoint is loaded in full
     _, batches = _check_resume(sft_module, data, steps=5, stop=2, tmp_path=tmp_path, weights_only=False)
     assert [len(b) for b in batches] == [2, 2, 2, 2, 2]  # 6 EMER clips: 3 batches per epoch
+
+
+@pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
+def test_cli_fit_ckpt_path_continues_the_run(tmp_path: Path, emer_json: Path, dfew_root: Path) -> None:
+    """``ervlight fit`` for 5 steps = 3 steps, then ``fit --ckpt_path last.ckpt`` (weights-only load) to 5."""
+    policy = {
+        "pretrained": None,
+        "tokenizer_corpus": str(emer_json),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+    }
+
+    def fit(name: str, steps: int, *extra: str) -> None:
+        overrides = {
+            "trainer.max_steps": str(steps), "trainer.limit_val_batches": "0",
+            "trainer.default_root_dir": str(tmp_path / name),
+            "trainer.logger.init_args.save_dir": str(tmp_path / name),
+            "model.init_args.policy": json.dumps({"class_path": "ervlight.policy.TinyOmni", "init_args": policy}),
+            "model.init_args.rewards": json.dumps([{"name": "format"}, {"name": "accuracy"}]),
+            "model.init_args.num_generations": "2", "model.init_args.max_completion_length": "4",
+            "model.init_args.policy_dir": str(tmp_path / name / "policy"), "model.init_args.datasets": '["dfew"]',
+            "data.init_args.train": json.dumps([{"kind": "dfew", "root": str(dfew_root)}]),
+            "data.init_args.val": "null", "data.init_args.batch_size": "2",
+        }  # fmt: skip
+        argv = ["fit", "--config", str(CONFIGS / "r1omni_baseline_demo.yaml")]
+        assert main([*argv, *(f"--{key}={value}" for key, value in overrides.items()), *extra]) == 0
+
+    fit("straight", 5)  # DFEW-mini fold 1: 9 training clips, 5 batches per epoch
+    fit("first", 3)
+    (last,) = (tmp_path / "first").rglob("last.ckpt")
+    fit("resumed", 5, f"--ckpt_path={last}")  # the model's settings (policy_dir too) come from the checkpoint
+    for weights in ("lm/model.safetensors", "towers.safetensors"):
+        straight = load_file(tmp_path / "straight" / "policy" / weights)
+        resumed = load_file(tmp_path / "first" / "policy" / weights)
+        assert straight.keys() == resumed.keys()
+        assert all(torch.equal(straight[k], resumed[k]) for k in straight), weights
