@@ -1,8 +1,9 @@
 """The resumable training loader: order, sharding, per-sample seeds, mid-epoch resume (also through Lightning).
 
 The Lightning runs compare an uninterrupted fit with one stopped at a checkpoint and resumed by
-``fit(ckpt_path=...)``, for every way a checkpoint is written (callback mid-epoch or at an epoch's end,
-``last.ckpt`` after ``max_steps``, ``save_checkpoint`` after ``fit``) and under ``limit_train_batches``.
+``fit(ckpt_path=...)``, for every way a checkpoint is written (callback mid-epoch or at an epoch's end, at a
+mid-epoch validation end, ``last.ckpt`` after ``max_steps``, ``save_checkpoint`` after ``fit``) and under
+``limit_train_batches``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from ervlight.data.datamodule import ERVDataModule
@@ -275,6 +276,10 @@ class Recorder(LightningModule):
         x = torch.tensor([[v] for _, v in batch])  # [B, 1]
         return ((self.line(x) - x) ** 2).mean()
 
+    def validation_step(self, batch: list[Row], batch_idx: int) -> None:
+        x = torch.tensor([[v] for _, v in batch])  # [B, 1]
+        self.log("val_loss", ((self.line(x) - x) ** 2).mean(), batch_size=len(batch))
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.5)
 
@@ -286,11 +291,15 @@ class DrawData(LightningDataModule):
         trainer = self.trainer
         return make_loader(epoch_batches=lambda: trainer.num_training_batches if trainer else float("inf"))
 
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(Draws(4), batch_size=2, collate_fn=rows)
+
 
 def _fit(module: Recorder, steps: int, root: Path, ckpt: Path | None = None, **kwargs: Any) -> Trainer:
     settings: dict[str, Any] = {
         "accelerator": "cpu", "max_steps": steps, "logger": False, "enable_progress_bar": False,
         "enable_model_summary": False, "enable_checkpointing": False, "default_root_dir": root,
+        "limit_val_batches": 0, "num_sanity_val_steps": 0,
     }  # fmt: skip
     trainer = Trainer(**(settings | kwargs))
     trainer.fit(module, DrawData(), ckpt_path=ckpt)
@@ -308,6 +317,8 @@ def _fit(module: Recorder, steps: int, root: Path, ckpt: Path | None = None, **k
         ("save", 4),
         ("limit", 5),
         ("limit", 6),
+        ("val", 2),
+        ("val", 6),
     ],
 )
 @pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
@@ -322,6 +333,11 @@ def test_lightning_resume_sees_the_batches_of_an_uninterrupted_run(
         callback = ModelCheckpoint(tmp_path / "ck", every_n_train_steps=stop, save_top_k=-1)
         _fit(first, 10, tmp_path, enable_checkpointing=True, callbacks=[callback])
         ckpt = next((tmp_path / "ck").glob(f"*step={stop}.ckpt"))
+    elif how == "val":  # written at a validation end, mid-epoch (monitored task metric, as in the presets)
+        callback = ModelCheckpoint(tmp_path / "ck", monitor="val_loss", save_top_k=-1, filename="{step}")
+        _fit(first, 10, tmp_path, enable_checkpointing=True, callbacks=[callback], val_check_interval=2,
+             limit_val_batches=None)  # fmt: skip
+        ckpt = tmp_path / "ck" / f"step={stop}.ckpt"
     elif how in ("last", "limit"):  # last.ckpt after max_steps stopped the run
         callback = ModelCheckpoint(tmp_path / "ck", save_last=True)
         _fit(first, stop, tmp_path, enable_checkpointing=True, callbacks=[callback], **limit)
@@ -333,7 +349,7 @@ def test_lightning_resume_sees_the_batches_of_an_uninterrupted_run(
     resumed = Recorder()
     with torch.no_grad():
         resumed.line.weight.add_(1.0)  # the checkpoint must bring the weights back
-    _fit(resumed, 10, tmp_path, ckpt=ckpt, **limit)
+    _fit(resumed, 10, tmp_path, ckpt=ckpt, **limit, **({"val_check_interval": 2} if how == "val" else {}))
     assert resumed.seen == straight.seen[stop:]
     assert torch.equal(resumed.line.weight, straight.line.weight)
     assert torch.equal(resumed.line.bias, straight.line.bias)
