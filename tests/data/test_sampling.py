@@ -55,9 +55,8 @@ def rows(batch: list[Row]) -> list[Row]:
 
 def make_loader(size: int = 10, seed: int = 7, batch_size: int = 3, **kwargs: Any) -> ResumableLoader:
     dataset = Draws(size)
-    return ResumableLoader(
-        dataset, ResumableSampler(dataset, seed=seed), batch_size, collate_fn=rows, **kwargs
-    )
+    sampler = ResumableSampler(dataset, seed=seed)
+    return ResumableLoader(dataset, sampler=sampler, batch_size=batch_size, collate_fn=rows, **kwargs)
 
 
 def epoch(loader: ResumableLoader, number: int) -> list[list[Row]]:
@@ -367,3 +366,12 @@ def test_hyper_parameters_are_plain_data_and_rebuild_the_datamodule(mafw_root: P
     assert rebuilt.sources["train"] == [DataSource("mafw", str(mafw_root), fold=2)]
     assert rebuilt.text == text
     assert rebuilt.data_seed == 4
+
+
+@pytest.mark.filterwarnings("ignore:You requested to overfit but enabled train dataloader shuffling")
+def test_overfit_batches_reads_in_order_and_other_samplers_are_refused(tmp_path: Path) -> None:
+    module = Recorder()
+    _fit(module, 4, tmp_path, overfit_batches=2)  # Lightning swaps in a SequentialSampler
+    assert module.seen == [[0, 1, 2], [3, 4, 5]] * 2
+    with pytest.raises(TypeError, match="ResumableLoader needs a ResumableSampler, got RandomSampler"):
+        ResumableLoader(Draws(3), sampler=torch.utils.data.RandomSampler(range(3)))

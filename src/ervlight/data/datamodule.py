@@ -308,7 +308,7 @@ class ERVDataModule(LightningDataModule):
         sampler = ResumableSampler(dataset, num_replicas=replicas, rank=rank, seed=seed)  # type: ignore[arg-type]
         return ResumableLoader(
             dataset,
-            sampler,
+            sampler=sampler,
             batch_size=self.batch_size,
             epoch_batches=self._epoch_batches,
             collate_fn=self.collate_fns[self.modality],

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
 __all__ = ["LoaderStateError", "ResumableLoader", "ResumableSampler", "SeededDataset", "sample_seed"]
@@ -135,7 +135,8 @@ class ResumableLoader(DataLoader):
 
     Args:
         dataset: the training dataset (map-style); items are loaded through :class:`SeededDataset`.
-        sampler: the epoch order (its seed, shuffle and sharding are part of the state).
+        sampler: the epoch order (its seed, shuffle and sharding are part of the state); a
+            ``SequentialSampler`` (what Lightning puts in for ``overfit_batches``) becomes an unshuffled one.
         batch_size: samples per batch.
         epoch_batches: the batches an epoch really takes, asked when a resumed run starts (Lightning:
             ``Trainer.num_training_batches``, fewer than ``len()`` under ``limit_train_batches``); default ``len()``.
@@ -146,7 +147,7 @@ class ResumableLoader(DataLoader):
     def __init__(
         self,
         dataset: Dataset,
-        sampler: ResumableSampler,
+        sampler: ResumableSampler | Sampler,
         batch_size: int = 1,
         epoch_batches: Callable[[], float] | None = None,
         **kwargs: Any,
@@ -155,6 +156,10 @@ class ResumableLoader(DataLoader):
             if kwargs.pop(name, None):
                 raise ValueError(f"ResumableLoader takes no {name!r}: the ResumableSampler decides the order")
         wrapped = dataset if isinstance(dataset, SeededDataset) else SeededDataset(dataset)
+        if isinstance(sampler, SequentialSampler):  # Lightning's overfit_batches: in order, still resumable
+            sampler = ResumableSampler(wrapped, shuffle=False)
+        if not isinstance(sampler, ResumableSampler):
+            raise TypeError(f"ResumableLoader needs a ResumableSampler, got {type(sampler).__name__}")
         super().__init__(wrapped, batch_size=batch_size, sampler=sampler, **kwargs)
         self.epoch_batches = epoch_batches
         self.epoch = sampler.epoch
