@@ -176,3 +176,26 @@ def test_greedy_decoding_agrees_between_the_4d_and_2d_mask_paths(text_policy: Ca
     eager = text_policy.generate(context, 2, sampling)
     assert torch.equal(sdpa.completion_ids, eager.completion_ids)
     assert torch.equal(sdpa.completion_mask, eager.completion_mask)
+
+
+def test_scores_give_the_exact_entropy_of_the_scored_distribution(text_policy: CausalLMPolicy) -> None:
+    with torch.no_grad():
+        context = text_policy.encode(PROMPTS)
+    out = text_policy.generate(context, 2, SamplingConfig(max_new_tokens=6), torch.Generator().manual_seed(4))
+    ids, mask = out.completion_ids, out.completion_mask
+    for temperature in (1.0, 0.5):
+        logprobs, entropy = text_policy.completion_scores(context, ids, mask, 2, 4, temperature)
+        assert entropy is not None
+        assert logprobs.requires_grad
+        assert not entropy.requires_grad
+        with torch.no_grad():
+            prompt_ids, prompt_mask = text_policy.tokenize_prompts(text_policy.format_prompts(PROMPTS, 2))
+            full = torch.cat([prompt_ids.repeat_interleave(2, 0), ids], 1)
+            full_mask = torch.cat([prompt_mask.repeat_interleave(2, 0), torch.ones_like(ids)], 1)
+            positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
+            logits = text_policy.lm(input_ids=full, attention_mask=full_mask, position_ids=positions).logits
+            logp = (logits[:, prompt_ids.shape[1] - 1 : -1] / temperature).log_softmax(-1)  # [B*G, L, V]
+            expected = -(logp.exp() * logp).sum(-1) * mask  # [B*G, L]
+        torch.testing.assert_close(entropy, expected, atol=1e-5, rtol=1e-5)
+        plain = text_policy.completion_logprobs(context, ids, mask, 2, 4, temperature)
+        torch.testing.assert_close(logprobs, plain)

@@ -54,9 +54,9 @@ def completion_stats(lengths: torch.Tensor, truncated: torch.Tensor) -> dict[str
 def loss_stats(summed: LossStats, beta: float) -> dict[str, float]:
     """Token-averaged ``kl``, ``entropy`` and clip ratios from summed :class:`LossStats` (all ranks).
 
-    ``entropy`` is the mean ``-log p`` of the sampled tokens: an unbiased estimate of the policy's token entropy
-    at temperature 1 (TRL computes the exact entropy from the full distribution, which the completion-only
-    log-prob pass does not materialise).
+    ``entropy`` here is the mean ``-log p`` of the sampled tokens (an unbiased estimate of the token entropy);
+    :func:`ervlight.grpo.training.optimise_rollout` replaces it by the exact mean entropy, as TRL logs it, when
+    the policy gives per-token entropies from its log-prob pass (:meth:`Policy.completion_scores`).
     """
     tokens = summed.tokens.clamp(min=1)
     stats = {

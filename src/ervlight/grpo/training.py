@@ -47,29 +47,37 @@ def _micro_step(
     start: int,
     stop: int,
     normaliser: torch.Tensor,
-) -> tuple[torch.Tensor, LossStats]:
-    """Forward and backward of completion rows ``start:stop``; returns the detached loss and its stats."""
+) -> tuple[torch.Tensor, LossStats, torch.Tensor | None]:
+    """Forward and backward of completion rows ``start:stop``.
+
+    Returns the detached loss, its stats and the sum of the exact token entropy over the tokens the loss keeps
+    (``None`` when the policy does not give entropies).
+    """
     rows, samples = context_rows(context, module.num_generations, start, stop)
     ids, mask = rollout.completion_ids[start:stop], rollout.completion_mask[start:stop]  # [n, L]
-    logprobs = module.policy.completion_logprobs(
+    weights = rollout.sequence_weights[start:stop]  # [n]
+    logprobs, entropy = module.policy.completion_scores(
         rows, ids, mask, samples, module.logprob_chunk_size, module.sampling.temperature
-    )  # [n, L]
+    )  # [n, L], [n, L] or None
+    entropy_sum = None if entropy is None else (entropy * mask * weights[:, None]).sum()
     old = None if rollout.old_logprobs is None else rollout.old_logprobs[start:stop]
     ref = None if rollout.ref_logprobs is None else rollout.ref_logprobs[start:stop]
     loss, stats = module.loss_fn(
-        logprobs.float(), mask, rollout.advantages[start:stop], normaliser, rollout.sequence_weights[start:stop],
-        old, ref,
+        logprobs.float(), mask, rollout.advantages[start:stop], normaliser, weights, old, ref
     )  # fmt: skip
     if not loss.requires_grad:  # no completion token in this micro-batch: a zero gradient keeps ranks in step
         loss = loss + sum((p.sum() * 0 for p in module.trainable_parameters()), loss.new_zeros(()))
     module.manual_backward(loss)
-    return loss.detach(), stats
+    return loss.detach(), stats, entropy_sum
 
 
 def optimise_rollout(
     module: GRPOModule, rollout: Rollout, context: PromptContext
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``num_iterations`` updates on one rollout; returns the first update's loss and the loss statistics.
+
+    ``entropy`` is the exact mean token entropy of the scored distributions when the policy gives it
+    (:meth:`~ervlight.policy.base.Policy.completion_scores`), else the mean ``-log p`` of the sampled tokens.
 
     A step with nothing to learn on any rank (every group filtered or every token masked) runs no forward or
     backward pass; its updates see no gradient (the optimizer leaves every weight as it is) but still count as
@@ -82,6 +90,7 @@ def optimise_rollout(
     scheduler = module.lr_schedulers()
     device = rollout.advantages.device
     sums = torch.zeros(5, device=device)
+    entropy_sum, exact_entropy = torch.zeros(1, device=device), True
     first_loss = torch.zeros((), device=device)
     learn = total.item() > 0
     for iteration in range(module.num_iterations):
@@ -90,9 +99,13 @@ def optimise_rollout(
         for start, stop in (
             micro_batches(rollout.completion_ids.shape[0], module.micro_batch_size) if learn else []
         ):
-            loss, stats = _micro_step(module, rollout, context, start, stop, normaliser)
+            loss, stats, entropy = _micro_step(module, rollout, context, start, stop, normaliser)
             step_loss += loss
             sums += torch.stack(list(stats)).to(sums)
+            if entropy is None:
+                exact_entropy = False
+            else:
+                entropy_sum += entropy.to(entropy_sum)
         if learn and module.max_grad_norm is not None:
             clip = module.max_grad_norm
             module.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
@@ -103,6 +116,9 @@ def optimise_rollout(
         if iteration == 0:
             first_loss = step_loss
     world = 1 if module._trainer is None else module.trainer.world_size
-    logs = loss_stats(LossStats(*_reduce_sum(module, sums).unbind()), module.beta)
+    summed = _reduce_sum(module, torch.cat([sums, entropy_sum]))  # one reduction for both
+    logs = loss_stats(LossStats(*summed[:5].unbind()), module.beta)
+    if exact_entropy:
+        logs["entropy"] = (summed[5] / summed[0].clamp(min=1)).item()
     logs["loss"] = (_reduce_sum(module, first_loss.clone()) / world).item()
     return first_loss, logs

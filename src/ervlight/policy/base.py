@@ -107,3 +107,20 @@ class Policy(nn.Module, ABC):
         place (no re-encoding of media). Logits are divided by ``temperature`` first (TRL scores GRPO samples
         at the sampling temperature); ``chunk_size`` counts completion tokens per LM-head chunk.
         """
+
+    def completion_scores(
+        self,
+        context: PromptContext,
+        completion_ids: torch.Tensor,
+        completion_mask: torch.Tensor,
+        num_samples: int = 1,
+        chunk_size: int = 1024,
+        temperature: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`completion_logprobs` and, where the backbone can give it from the same pass, the ``[B*G, L]``
+        exact token entropy of the scored distribution (detached; 0 outside the mask); ``None`` otherwise.
+        """
+        logprobs = self.completion_logprobs(
+            context, completion_ids, completion_mask, num_samples, chunk_size, temperature
+        )
+        return logprobs, None

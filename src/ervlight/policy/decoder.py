@@ -3,7 +3,7 @@
 A new HF omni/VL model is added as ONE subclass that implements :meth:`DecoderPolicy.encode` (prompt text + media
 -> a :class:`PromptContext` of merged input embeddings) and, when its language model is not a plain
 ``*ForCausalLM``, :meth:`DecoderPolicy.decoder_parts` (which module is the decoder stack, the LM head, the token
-embedding). Generation (own decode loop, static KV cache, prompt prefilled once), chunked completion log-probs,
+embedding). Generation (own decode loop, growing KV cache, prompt prefilled once), chunked completion log-probs,
 prompt templating, target tokenisation, the prompt length cap, LoRA/full/frozen fine-tuning and adapter-aware saving
 come from here.
 
@@ -27,7 +27,12 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConfig
-from ervlight.policy.decoding import DecoderParts, completion_token_logprobs, sample_completions
+from ervlight.policy.decoding import (
+    DecoderParts,
+    completion_token_logprobs,
+    completion_token_scores,
+    sample_completions,
+)
 from ervlight.policy.finetune import FinetuneConfig, freeze_modules, save_language_model, wrap_lora
 
 __all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "DecoderPolicy", "truncate_prompt_ids"]
@@ -212,7 +217,7 @@ class DecoderPolicy(Policy):
         sampling: SamplingConfig | None = None,
         generator: torch.Generator | None = None,
     ) -> Generation:
-        """Sample ``num_samples`` completions per prompt (own decode loop, prompt prefilled once, static cache)."""
+        """Sample ``num_samples`` completions per prompt (own decode loop, prompt prefilled once, growing KV cache)."""
         ids, mask, truncated = sample_completions(
             self.decoder_parts(),
             context,
@@ -235,6 +240,26 @@ class DecoderPolicy(Policy):
     ) -> torch.Tensor:
         """``[B*G, L]`` completion log-probs (logits divided by ``temperature``), chunked, media not re-encoded."""
         return completion_token_logprobs(
+            self.decoder_parts(),
+            context,
+            completion_ids,
+            completion_mask,
+            num_samples,
+            chunk_size,
+            temperature,
+        )
+
+    def completion_scores(
+        self,
+        context: PromptContext,
+        completion_ids: torch.Tensor,
+        completion_mask: torch.Tensor,
+        num_samples: int = 1,
+        chunk_size: int = 1024,
+        temperature: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Completion log-probs and exact token entropies from the same LM-head chunks (entropy without grad)."""
+        return completion_token_scores(
             self.decoder_parts(),
             context,
             completion_ids,

@@ -29,6 +29,7 @@ __all__ = [
     "CHECKPOINT_MIN_LOGITS",
     "DecoderParts",
     "completion_token_logprobs",
+    "completion_token_scores",
     "filter_logits",
     "next_positions",
     "prompt_positions",
@@ -218,12 +219,97 @@ def _vocab_size(parts: DecoderParts) -> int:
     return int(weight.shape[0])
 
 
-def _chunk_logprobs(
-    hidden: torch.Tensor, targets: torch.Tensor, lm_head: nn.Module, temperature: float
+def _chunk_scores(
+    hidden: torch.Tensor, targets: torch.Tensor, lm_head: nn.Module, temperature: float, with_entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probs ``[N]`` of ``targets`` under ``lm_head(hidden) / temperature`` for one chunk of rows, and the
+    detached entropy ``[N]`` of that distribution (empty unless ``with_entropy``)."""
+    logp = (lm_head(hidden).float() / temperature).log_softmax(-1)  # [N, V]
+    with torch.no_grad():
+        entropy = -(logp.exp() * logp).sum(-1) if with_entropy else logp.new_empty(0)  # [N]
+    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1), entropy
+
+
+def _completion_hidden(
+    parts: DecoderParts,
+    context: PromptContext,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    num_samples: int,
 ) -> torch.Tensor:
-    """Log-probs ``[N]`` of ``targets`` under ``lm_head(hidden) / temperature`` for one chunk of rows."""
-    logits = lm_head(hidden).float() / temperature  # [N, V]
-    return logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    """``[B*G, L, D]`` hidden states that predict each completion token (see :func:`completion_token_logprobs`)."""
+    rows, length = completion_ids.shape
+    prompt_len = context.attention_mask.shape[1]
+    if rows != context.num_prompts * num_samples:
+        raise ValueError(
+            f"completion rows ({rows}) must equal prompts ({context.num_prompts}) x num_samples ({num_samples})"
+        )
+    token_embeds = parts.embed_tokens(completion_ids).to(context.embeds.dtype)  # [B*G, L, D]
+    prompt_mask = context.attention_mask.bool().repeat_interleave(num_samples, dim=0)  # [B*G, P]
+    attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_mask, dtype=torch.bool)], dim=1)
+    positions = prompt_positions(context).repeat_interleave(num_samples, dim=-2)  # [B*G, P] or [3, B*G, P]
+    steps = torch.arange(length, device=completion_ids.device)  # [L]
+    completion_positions = next_positions(positions).unsqueeze(-1) + steps  # [B*G, L] or [3, B*G, L]
+    if num_samples == 1:  # one pass over prompt + completion
+        embeds = torch.cat([context.embeds, token_embeds], dim=1)  # [B, P+L, D]
+        all_positions = torch.cat([positions, completion_positions], dim=-1)
+        hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B, P+L, D]
+        return hidden[:, prompt_len - 1 : prompt_len + length - 1]  # [B, L, D] predicts each completion token
+    # The prompt is run once per prompt and its keys/values shared by the G completions (with autograd too).
+    cache = DynamicCache(config=parts.config)
+    last = _run_decoder(
+        parts, context.embeds, context.attention_mask.bool(), prompt_positions(context), cache
+    )
+    cache.batch_repeat_interleave(num_samples)
+    hidden = last[:, -1:].repeat_interleave(num_samples, dim=0)  # [B*G, 1, D] predicts the first token
+    if length > 1:  # the completion tokens but the last predict the rest
+        follow = _run_decoder(
+            parts, token_embeds[:, :-1], attention_mask[:, :-1], completion_positions[..., :-1], cache
+        )  # [B*G, L-1, D]
+        hidden = torch.cat([hidden, follow], dim=1)  # [B*G, L, D]
+    return hidden
+
+
+def completion_token_scores(
+    parts: DecoderParts,
+    context: PromptContext,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    num_samples: int = 1,
+    chunk_size: int = 1024,
+    temperature: float = 1.0,
+    with_entropy: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``([B*G, L] log-probs, [B*G, L] entropies or None)`` of the completion tokens, 0 outside the mask.
+
+    The entropy is the exact one of each position's scored distribution (``softmax(logits / temperature)``), taken
+    from the same LM-head chunks as the log-probs: no extra pass, no gradient.
+    """
+    rows, length = completion_ids.shape
+    hidden = _completion_hidden(parts, context, completion_ids, completion_mask, num_samples)  # [B*G, L, D]
+    selected = completion_mask.bool()  # [B*G, L]
+    flat_hidden, flat_targets = hidden[selected], completion_ids[selected]  # [N, D], [N]
+    recompute = (
+        torch.is_grad_enabled() and flat_targets.shape[0] * _vocab_size(parts) >= CHECKPOINT_MIN_LOGITS
+    )
+    pieces: list[torch.Tensor] = []
+    entropies: list[torch.Tensor] = []
+    for begin in range(0, flat_targets.shape[0], chunk_size):
+        args = (flat_hidden[begin : begin + chunk_size], flat_targets[begin : begin + chunk_size])
+        if recompute:
+            out = checkpoint(
+                _chunk_scores, *args, parts.lm_head, temperature, with_entropy, use_reentrant=False
+            )
+        else:
+            out = _chunk_scores(*args, parts.lm_head, temperature, with_entropy)
+        pieces.append(out[0])
+        entropies.append(out[1])
+    logprobs = torch.zeros(rows, length, dtype=torch.float32, device=completion_ids.device)  # [B*G, L]
+    entropy = torch.zeros_like(logprobs) if with_entropy else None  # [B*G, L]
+    if pieces:
+        logprobs = logprobs.masked_scatter(selected, torch.cat(pieces))
+        entropy = None if entropy is None else entropy.masked_scatter(selected, torch.cat(entropies))
+    return logprobs, entropy
 
 
 def completion_token_logprobs(
@@ -243,50 +329,14 @@ def completion_token_logprobs(
     Media are never re-encoded. The LM head only sees hidden states of masked completion positions, ``chunk_size``
     rows at a time.
     """
-    rows, length = completion_ids.shape
-    prompt_len = context.attention_mask.shape[1]
-    if rows != context.num_prompts * num_samples:
-        raise ValueError(
-            f"completion rows ({rows}) must equal prompts ({context.num_prompts}) x num_samples ({num_samples})"
-        )
-    token_embeds = parts.embed_tokens(completion_ids).to(context.embeds.dtype)  # [B*G, L, D]
-    prompt_mask = context.attention_mask.bool().repeat_interleave(num_samples, dim=0)  # [B*G, P]
-    attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_mask, dtype=torch.bool)], dim=1)
-    positions = prompt_positions(context).repeat_interleave(num_samples, dim=-2)  # [B*G, P] or [3, B*G, P]
-    steps = torch.arange(length, device=completion_ids.device)  # [L]
-    completion_positions = next_positions(positions).unsqueeze(-1) + steps  # [B*G, L] or [3, B*G, L]
-    if num_samples == 1:  # one pass over prompt + completion
-        embeds = torch.cat([context.embeds, token_embeds], dim=1)  # [B, P+L, D]
-        all_positions = torch.cat([positions, completion_positions], dim=-1)
-        hidden = _run_decoder(parts, embeds, attention_mask, all_positions, None)  # [B, P+L, D]
-        hidden = hidden[
-            :, prompt_len - 1 : prompt_len + length - 1
-        ]  # [B, L, D] predicts each completion token
-    else:  # the prompt is run once per prompt and its keys/values shared by the G completions (with autograd too)
-        cache = DynamicCache(config=parts.config)
-        last = _run_decoder(
-            parts, context.embeds, context.attention_mask.bool(), prompt_positions(context), cache
-        )  # [B, P, D]
-        cache.batch_repeat_interleave(num_samples)
-        hidden = last[:, -1:].repeat_interleave(num_samples, dim=0)  # [B*G, 1, D] predicts the first token
-        if length > 1:  # the completion tokens but the last predict the rest
-            follow = _run_decoder(
-                parts, token_embeds[:, :-1], attention_mask[:, :-1], completion_positions[..., :-1], cache
-            )  # [B*G, L-1, D]
-            hidden = torch.cat([hidden, follow], dim=1)  # [B*G, L, D]
-    selected = completion_mask.bool()  # [B*G, L]
-    flat_hidden, flat_targets = hidden[selected], completion_ids[selected]  # [N, D], [N]
-    pieces = []
-    recompute = (
-        torch.is_grad_enabled() and flat_targets.shape[0] * _vocab_size(parts) >= CHECKPOINT_MIN_LOGITS
+    logprobs, _ = completion_token_scores(
+        parts,
+        context,
+        completion_ids,
+        completion_mask,
+        num_samples,
+        chunk_size,
+        temperature,
+        with_entropy=False,
     )
-    for begin in range(0, flat_targets.shape[0], chunk_size):
-        h, t = flat_hidden[begin : begin + chunk_size], flat_targets[begin : begin + chunk_size]
-        if recompute:
-            pieces.append(checkpoint(_chunk_logprobs, h, t, parts.lm_head, temperature, use_reentrant=False))
-        else:
-            pieces.append(_chunk_logprobs(h, t, parts.lm_head, temperature))
-    logprobs = torch.zeros(rows, length, dtype=torch.float32, device=completion_ids.device)  # [B*G, L]
-    if pieces:
-        logprobs = logprobs.masked_scatter(selected, torch.cat(pieces))
     return logprobs
