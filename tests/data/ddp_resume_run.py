@@ -2,9 +2,9 @@
 
 Run by ``test_sampling_ddp.py`` as ``python ddp_resume_run.py OUT_DIR CORPUS MODE`` with MODE ``straight``
 (6 steps), ``first`` (3 steps, ``OUT_DIR/first/last.ckpt``), ``resumed`` (from that checkpoint to 6 steps) or
-``unsharded`` (``use_distributed_sampler=False``, 2 steps). Lightning re-launches this script for rank 1; each
-rank writes the texts of its batches to ``OUT_DIR/MODE_rank<r>.json`` and rank 0 the weights to
-``OUT_DIR/MODE.json``.
+``unsharded`` (``use_distributed_sampler=False``, no ``data_seed``, rank-dependent global seeds; 2 steps).
+Lightning re-launches this script for rank 1; each rank writes the texts of its batches to
+``OUT_DIR/MODE_rank<r>.json`` and rank 0 the weights to ``OUT_DIR/MODE.json``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ from ervlight.data.text import TextSourceConfig
 class TextRecorder(LightningModule):
     """Fits a line to the text lengths of each batch and records the texts."""
 
-    def __init__(self) -> None:
+    def __init__(self, rank_seeds: bool = False) -> None:
         super().__init__()
         torch.manual_seed(0)
         self.line = torch.nn.Linear(1, 1)
         self.seen: list[list[str]] = []
+        self.rank_seeds = rank_seeds
+
+    def setup(self, stage: str) -> None:
+        """With ``rank_seeds``, give each rank's global generator another seed before the loader is built."""
+        if self.rank_seeds:
+            torch.manual_seed(1000 + self.global_rank)
 
     def training_step(self, batch: TextBatch, batch_idx: int) -> torch.Tensor:
         self.seen.append(list(batch.texts))
@@ -42,15 +48,16 @@ class TextRecorder(LightningModule):
 
 def main(out: Path, corpus: Path, mode: str) -> None:
     """Fit with 2 ranks, batch 2 per rank, 10 texts (3 batches per rank and epoch, the last one short)."""
+    unsharded = mode == "unsharded"  # also: no data_seed, so rank 0's drawn seed must reach rank 1
     data = ERVDataModule(modality="text", text=TextSourceConfig(str(corpus), source="emer"), batch_size=2,
-                         data_seed=9)  # fmt: skip
+                         data_seed=None if unsharded else 9)  # fmt: skip
     steps = {"straight": 6, "first": 3, "resumed": 6, "unsharded": 2}[mode]
     trainer = Trainer(
         accelerator="cpu", devices=2, strategy="ddp", max_steps=steps, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=out, use_distributed_sampler=mode != "unsharded",
+        enable_model_summary=False, default_root_dir=out, use_distributed_sampler=not unsharded,
         callbacks=[ModelCheckpoint(out / mode, save_last=True)],
     )  # fmt: skip
-    module = TextRecorder()
+    module = TextRecorder(rank_seeds=unsharded)
     ckpt = out / "first" / "last.ckpt" if mode == "resumed" else None
     trainer.fit(module, datamodule=data, ckpt_path=ckpt)
     (out / f"{mode}_rank{trainer.global_rank}.json").write_text(json.dumps(module.seen))

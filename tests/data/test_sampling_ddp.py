@@ -48,5 +48,6 @@ def test_ddp_ranks_split_each_epoch_and_resume_mid_epoch(tmp_path: Path) -> None
     assert weights[0] == weights[1]
     assert weights[0]["world_size"] == 2
     unsharded = [_seen(tmp_path, "unsharded", rank) for rank in (0, 1)]
-    assert unsharded[0] == unsharded[1]  # use_distributed_sampler=False: every rank reads the whole epoch
+    # use_distributed_sampler=False: every rank reads the whole epoch, in rank 0's order (its drawn seed)
+    assert unsharded[0] == unsharded[1]
     assert [len(b) for b in unsharded[0]] == [2, 2]
