@@ -158,9 +158,11 @@ def _train_verifier(settings: DemoSettings, judge: bool) -> None:
 
 
 def _grpo_args(settings: DemoSettings, config: str) -> list[str]:
-    """``fit`` arguments of a GRPO run: no validation on the test lists (the final policy is what is evaluated)."""
+    """``fit`` arguments of a GRPO run: no validation on the test lists (the final policy is what is evaluated),
+    hence no checkpoint callback selecting on a validation metric either."""
     args = ["fit", "--config", settings.config(config), "--seed_everything", str(settings.seed),
-            "--model.init_args.seed", str(settings.seed), "--trainer.limit_val_batches", "0"]  # fmt: skip
+            "--model.init_args.seed", str(settings.seed), "--trainer.limit_val_batches", "0",
+            "--trainer.callbacks", "[]", "--trainer.enable_checkpointing", "false"]  # fmt: skip
     if settings.grpo_steps is not None:
         args += ["--trainer.max_steps", str(settings.grpo_steps)]
     return args
