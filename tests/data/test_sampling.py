@@ -9,11 +9,13 @@ mid-epoch validation end, ``last.ckpt`` after ``max_steps``, ``save_checkpoint``
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from ddp_resume_run import TextRecorder
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
@@ -375,3 +377,24 @@ def test_overfit_batches_reads_in_order_and_other_samplers_are_refused(tmp_path:
     assert module.seen == [[0, 1, 2], [3, 4, 5]] * 2
     with pytest.raises(TypeError, match="ResumableLoader needs a ResumableSampler, got RandomSampler"):
         ResumableLoader(Draws(3), sampler=torch.utils.data.RandomSampler(range(3)))
+
+
+@pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`")
+def test_resuming_on_other_data_names_the_checkpoint(tmp_path: Path) -> None:
+    def data(count: int) -> ERVDataModule:
+        corpus = tmp_path / f"emer{count}.json"
+        rows = [{"reasoning": f"Text {i}.", "label": "happy"} for i in range(count)]
+        corpus.write_text(json.dumps(rows), encoding="utf-8")
+        return ERVDataModule(modality="text", text=TextSourceConfig(str(corpus), source="emer"), batch_size=2)
+
+    settings: dict[str, Any] = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False,
+                                "enable_model_summary": False, "enable_checkpointing": False}  # fmt: skip
+    trainer = Trainer(max_steps=2, **settings)
+    trainer.fit(TextRecorder(), data(10))
+    trainer.save_checkpoint(tmp_path / "half.ckpt")
+    expected = (
+        f"checkpoint {tmp_path / 'half.ckpt'}: the training-loader position does not fit this run's data: "
+        "training samples 10 in the checkpoint, 11 now. Resume with the data"
+    )
+    with pytest.raises(LoaderStateError, match=re.escape(expected)):
+        Trainer(max_steps=4, **settings).fit(TextRecorder(), data(11), ckpt_path=tmp_path / "half.ckpt")

@@ -311,6 +311,7 @@ class ERVDataModule(LightningDataModule):
             sampler=sampler,
             batch_size=self.batch_size,
             epoch_batches=self._epoch_batches,
+            checkpoint=str(self.trainer.ckpt_path) if self.trainer and self.trainer.ckpt_path else None,
             collate_fn=self.collate_fns[self.modality],
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

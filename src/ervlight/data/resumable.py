@@ -111,17 +111,20 @@ class ResumableSampler(DistributedSampler):
 class SeededDataset(Dataset):
     """Wraps a map-style dataset: item ``(index, seed)`` is ``dataset[index]`` drawn with torch seeded by ``seed``.
 
-    Torch's CPU generator is forked, so loading leaves the caller's random state as it was. A plain ``int`` key
-    reads the item without seeding (e.g. when Lightning swaps in a sequential sampler for ``overfit_batches``).
+    Torch's CPU generator is forked, so loading leaves the caller's random state as it was (Python's and NumPy's
+    generators are not touched: ervlight's data code draws from torch's). A plain ``int`` key reads the item
+    without seeding.
     """
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
 
     def __len__(self) -> int:
+        """Items of the wrapped dataset."""
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, key: tuple[int, int] | int) -> Any:
+        """``dataset[index]`` under ``seed`` for ``(index, seed)``; ``dataset[key]`` for an ``int``."""
         if isinstance(key, int):
             return self.dataset[key]
         index, seed = key
@@ -140,6 +143,7 @@ class ResumableLoader(DataLoader):
         batch_size: samples per batch.
         epoch_batches: the batches an epoch really takes, asked when a resumed run starts (Lightning:
             ``Trainer.num_training_batches``, fewer than ``len()`` under ``limit_train_batches``); default ``len()``.
+        checkpoint: the checkpoint being resumed (``Trainer.ckpt_path``), named in errors about its state.
         **kwargs: other :class:`~torch.utils.data.DataLoader` arguments (``collate_fn``, ``num_workers``…;
             not ``shuffle``, ``batch_sampler`` or ``drop_last``, which the sampler decides).
     """
@@ -150,6 +154,7 @@ class ResumableLoader(DataLoader):
         sampler: ResumableSampler | Sampler,
         batch_size: int = 1,
         epoch_batches: Callable[[], float] | None = None,
+        checkpoint: str | None = None,
         **kwargs: Any,
     ) -> None:
         for name in ("shuffle", "batch_sampler", "drop_last"):
@@ -161,7 +166,7 @@ class ResumableLoader(DataLoader):
         if not isinstance(sampler, ResumableSampler):
             raise TypeError(f"ResumableLoader needs a ResumableSampler, got {type(sampler).__name__}")
         super().__init__(wrapped, batch_size=batch_size, sampler=sampler, **kwargs)
-        self.epoch_batches = epoch_batches
+        self.epoch_batches, self.checkpoint = epoch_batches, checkpoint
         self.epoch = sampler.epoch
         #: batches of :attr:`epoch` served so far (skipped ones included after a resume).
         self.served = 0
@@ -226,7 +231,7 @@ class ResumableLoader(DataLoader):
         missing = [key for key in STATE_KEYS if key not in state]
         if missing:
             raise LoaderStateError(
-                f"the checkpoint's training-loader state lacks {', '.join(missing)}; it was not written by "
+                f"{self._source()}: the training-loader state lacks {', '.join(missing)}; it was not written by "
                 "ervlight's ResumableLoader"
             )
         self._check_fits(state)
@@ -257,13 +262,17 @@ class ResumableLoader(DataLoader):
                   if state[key] != now[key]]  # fmt: skip
         if differ:
             raise LoaderStateError(
-                "the checkpoint's training-loader position does not fit this run's data: "
+                f"{self._source()}: the training-loader position does not fit this run's data: "
                 + "; ".join(differ)
                 + ". Resume with the data and settings of the checkpointed run, or start a new run without "
                 "--ckpt_path"
             )
         if not 0 <= state["batches"] <= len(self):
             raise LoaderStateError(
-                f"the checkpoint's training loader had served {state['batches']} batches of an epoch of "
+                f"{self._source()}: the training loader had served {state['batches']} batches of an epoch of "
                 f"{len(self)}"
             )
+
+    def _source(self) -> str:
+        """The checkpoint named in errors."""
+        return f"checkpoint {self.checkpoint}" if self.checkpoint else "the checkpoint"
