@@ -18,6 +18,10 @@ held-out part). Datasets are built per modality by one method each (:attr:`ERVDa
 batched by that modality's collate (:attr:`ERVDataModule.collate_fns`); this module implements ``media``
 (-> :class:`~ervlight.data.batch.MediaBatch`) and ``text`` (verifier texts from ``text:``, read by
 :mod:`ervlight.data.text` -> :class:`~ervlight.data.batch.TextBatch`).
+
+Training batches come from a :class:`~ervlight.data.resumable.ResumableLoader` in either modality: a per-epoch
+order seeded by ``data_seed``, sharded per rank, whose position is saved in checkpoints, so ``fit --ckpt_path``
+continues mid-epoch with the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
