@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.evaluation.report import build_report
@@ -69,6 +70,12 @@ def _fake_stages(calls: list[str]) -> list[Stage]:
     def touch(name: str) -> None:
         calls.append(name)
         Path(name).mkdir(parents=True)
+        writer = SummaryWriter(str(stages.GRPO_LOGS["ERV"] / "tensorboard"))  # the ERV run's training curve
+        for step, (epoch, reward) in enumerate([(0, 1.0), (0, 2.0), (1, 2.5)]):
+            writer.add_scalar("epoch", epoch, step)
+            writer.add_scalar("reward", reward, step)
+            writer.add_scalar("rewards/explanation/mean", reward / 10, step)
+        writer.close()
 
     plan = [Stage("train", "pretend to train", Path("trained"), lambda: touch("trained"))]
     plan += [Stage(f"report-{run}", "report", DemoSettings.report_dir(run) / "metrics.json",
@@ -91,7 +98,21 @@ def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pyte
     assert set(result.timings) == {"train", "report-SFT", "report-baseline", "report-ERV"}
     saved = json.loads((tmp_path / "w" / "demo_result.json").read_text())
     assert saved["reports"]["ERV"] == str(tmp_path / "w" / "reports" / "erv")
-    assert (tmp_path / "w" / "demo_table.md").read_text() == result.table + "\n"
+    assert result.training.splitlines() == [
+        "| run | epochs | total reward | format | accuracy | explanation |",
+        "|---|---|---|---|---|---|",
+        "| ERV | 2 | 1.500 → 2.500 | – | – | 0.150 → 0.250 |",
+    ]
+    assert saved["curves"] == {
+        "ERV": {"reward": [1.5, 2.5], "rewards/explanation/mean": [0.15000000223517418, 0.25]}
+    }
+    table_file = (tmp_path / "w" / "demo_table.md").read_text()
+    assert (
+        table_file
+        == result.table
+        + "\n\nGRPO training rewards (first-epoch mean → last-epoch mean):\n\n"
+        + (result.training + "\n")
+    )
     calls.clear()
     again = demo.run_demo(tmp_path / "w", settings, log=messages.append)
     assert calls == []

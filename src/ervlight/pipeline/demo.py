@@ -27,26 +27,48 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ervlight.pipeline.stages import DemoSettings, Stage, build_stages
+from ervlight.pipeline.stages import GRPO_LOGS, DemoSettings, Stage, build_stages
 
 __all__ = ["DemoResult", "build_parser", "main", "run_demo"]
 
 #: The three evaluated policies, in table order.
 RUNS = ("SFT", "baseline", "ERV")
+#: Training rewards summarised per GRPO run (first and last epoch means), and their column titles.
+REWARD_CURVES = {
+    "reward": "total reward",
+    "rewards/format/mean": "format",
+    "rewards/accuracy/mean": "accuracy",
+    "rewards/explanation/mean": "explanation",
+}
 
 
 @dataclass
 class DemoResult:
-    """What the demo produced: the comparison table, the report folders and the time of each stage (s)."""
+    """What the demo produced: the comparison table, the report folders, the time of each stage (s) and how the
+    GRPO runs' training rewards moved (``training``: first- and last-epoch means, a markdown table; ``curves``:
+    every epoch's mean per run and reward)."""
 
     table: str
     reports: dict[str, str]
     timings: dict[str, float]
     metrics: dict[str, dict[str, Any]]
+    training: str = ""
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+
+def _reward_curves() -> dict[str, dict[str, list[float]]]:
+    """Per-epoch training-reward means of the GRPO runs that left logs (rewards a run does not use are absent)."""
+    from ervlight.evaluation.curves import epoch_means
+
+    return {
+        run: epoch_means(folder, list(REWARD_CURVES), required=False)
+        for run, folder in GRPO_LOGS.items()
+        if folder.is_dir()
+    }
 
 
 @contextmanager
@@ -98,15 +120,21 @@ def run_demo(
             stage.run()
             timings[stage.name] = round(time.perf_counter() - start, 1)
             log(f"[{number}/{len(stages)}] {stage.name}: done in {timings[stage.name]:.0f} s")
+        from ervlight.evaluation.curves import trend_table
         from ervlight.evaluation.report import comparison_table, load_metrics
 
         reports = {run: str(root / settings.report_dir(run)) for run in RUNS}
         metrics = {run: load_metrics(folder) for run, folder in reports.items()}
+        curves = _reward_curves()
     table = comparison_table(metrics)
-    result = DemoResult(table, reports, timings, metrics)
+    training = trend_table(curves, REWARD_CURVES) if curves else ""
+    result = DemoResult(table, reports, timings, metrics, training, curves)
     summary = {k: v for k, v in asdict(result).items() if k != "metrics"}
     (root / "demo_result.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (root / "demo_table.md").write_text(table + "\n")
+    extra = (
+        f"\nGRPO training rewards (first-epoch mean → last-epoch mean):\n\n{training}\n" if training else ""
+    )
+    (root / "demo_table.md").write_text(table + "\n" + extra)
     return result
 
 
@@ -158,6 +186,11 @@ def main(argv: list[str]) -> int:
     total = time.perf_counter() - start
     print("\nTest fold 1 of the synthetic demo corpus, judged by the independent verifier (rates in %):\n")
     print(result.table)
+    if result.training:
+        print(
+            "\nGRPO training rewards, first-epoch mean → last-epoch mean (each epoch sees every clip once):\n"
+        )
+        print(result.training)
     print(f"\nreports: {', '.join(f'{run} {folder}' for run, folder in result.reports.items())}")
     print(f"stage times (s): {result.timings}; total {total:.0f} s")
     return 0

@@ -14,13 +14,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATA", "POLICIES", "DemoSettings", "Stage", "build_stages"]
+__all__ = ["DATA", "GRPO_LOGS", "POLICIES", "DemoSettings", "Stage", "build_stages"]
 
 DATA = Path("demo_data")
 JUDGE_CORPUS = DATA / "verifier_corpus_judge.jsonl"
 REWARD_VERIFIER = Path("runs/verifier_demo/verifier")
 JUDGE_VERIFIER = Path("runs/verifier_judge/verifier")
 #: Policy folder of each evaluated run (as the SFT and GRPO demo configs save them).
+#: TensorBoard folders of the two GRPO runs (their training-reward curves go into the demo's output).
+GRPO_LOGS = {"baseline": Path("runs/grpo_r1omni_demo"), "ERV": Path("runs/grpo_erv_demo")}
 POLICIES = {
     "SFT": Path("runs/sft_demo/policy"),
     "baseline": Path("runs/grpo_r1omni_demo/policy"),
