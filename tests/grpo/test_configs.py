@@ -33,12 +33,9 @@ def test_preset_parses(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert printed["model"]["class_path"] == "ervlight.grpo.GRPOModule"
     names = [entry["name"] for entry in model["rewards"]]
     assert names == (["format", "accuracy", "explanation"] if "erv" in name else ["format", "accuracy"])
-    assert (model["num_generations"], model["beta"], model["temperature"], model["loss_type"]) == (
-        4,
-        0.04,
-        1.0,
-        "grpo",
-    )
+    assert (model["num_generations"], model["beta"], model["loss_type"]) == (4, 0.04, "grpo")
+    assert model["temperature"] == (0.6 if "demo" in name else 1.0)  # demo: the tiny policy samples cleaner
+    assert model["policy"]["init_args"]["max_prompt_length"] == 256
     assert model["scale_rewards"] == "group"
     if "demo" not in name:  # the reference recipe exactly
         assert model["optimizer"]["init_args"]["lr"] == 1e-6

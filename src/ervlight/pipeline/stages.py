@@ -21,6 +21,8 @@ JUDGE_CORPUS = DATA / "verifier_corpus_judge.jsonl"
 REWARD_VERIFIER = Path("runs/verifier_demo/verifier")
 JUDGE_VERIFIER = Path("runs/verifier_judge/verifier")
 #: Policy folder of each evaluated run (as the SFT and GRPO demo configs save them).
+#: The baseline's GRPO config (format + accuracy).
+BASELINE_CONFIG = "grpo/r1omni_baseline_demo.yaml"
 #: TensorBoard folders of the two GRPO runs (their training-reward curves go into the demo's output).
 GRPO_LOGS = {"baseline": Path("runs/grpo_r1omni_demo"), "ERV": Path("runs/grpo_erv_demo")}
 POLICIES = {
@@ -165,6 +167,12 @@ def _grpo_args(settings: DemoSettings, config: str) -> list[str]:
     args = ["fit", "--config", settings.config(config), "--seed_everything", str(settings.seed),
             "--model.init_args.seed", str(settings.seed), "--trainer.limit_val_batches", "0",
             "--trainer.callbacks", "[]", "--trainer.enable_checkpointing", "false"]  # fmt: skip
+    if (
+        config == BASELINE_CONFIG
+    ):  # the explanation reward with weight 0: logged beside ERV's, never trained on
+        rewards = [{"name": "format"}, {"name": "accuracy"},
+                   {"name": "explanation", "weight": 0.0, "init_args": {"verifier": str(REWARD_VERIFIER)}}]  # fmt: skip
+        args += ["--model.init_args.rewards", json.dumps(rewards)]
     if settings.grpo_steps is not None:
         args += ["--trainer.max_steps", str(settings.grpo_steps)]
     return args
@@ -206,7 +214,7 @@ def build_stages(settings: DemoSettings) -> list[Stage]:
         Stage("judge", "train the independent judge verifier (other data seed, other training seed)",
               JUDGE_VERIFIER, partial(_train_verifier, settings, True)),
         Stage("baseline", "GRPO with format + accuracy (configs/grpo/r1omni_baseline_demo.yaml)",
-              POLICIES["baseline"], partial(_lightning, _grpo_args(settings, "grpo/r1omni_baseline_demo.yaml"))),
+              POLICIES["baseline"], partial(_lightning, _grpo_args(settings, BASELINE_CONFIG))),
         Stage("erv", "GRPO with format + accuracy + explanation (configs/grpo/erv_parity_demo.yaml)",
               POLICIES["ERV"], partial(_lightning, _grpo_args(settings, "grpo/erv_parity_demo.yaml"))),
     ]  # fmt: skip
