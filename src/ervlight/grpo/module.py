@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +278,8 @@ class GRPOModule(BaseModule):
         rollout, context, texts, labels = self.make_rollout(batch, timings)
         first_step = self.global_step
         start = time.perf_counter()
-        loss, loss_logs = optimise_rollout(self, rollout, context)
+        source = self._prompt_fields(batch)[0]
+        loss, loss_logs = optimise_rollout(self, rollout, context, partial(self.policy.encode, source))
         timings["policy"] = time.perf_counter() - start
         logs = self._rollout_logs(rollout) | loss_logs
         logs["step_time"] = time.perf_counter() - step_start

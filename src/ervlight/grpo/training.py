@@ -6,6 +6,7 @@ completions of the step on this rank, ``L`` completion tokens.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -47,8 +48,9 @@ def _micro_step(
     start: int,
     stop: int,
     normaliser: torch.Tensor,
+    retain_graph: bool = False,
 ) -> tuple[torch.Tensor, LossStats, torch.Tensor | None]:
-    """Forward and backward of completion rows ``start:stop``.
+    """Forward and backward of completion rows ``start:stop`` (``retain_graph``: keep a shared context's graph).
 
     Returns the detached loss, its stats and the sum of the exact token entropy over the tokens the loss keeps
     (``None`` when the policy does not give entropies).
@@ -67,14 +69,22 @@ def _micro_step(
     )  # fmt: skip
     if not loss.requires_grad:  # no completion token in this micro-batch: a zero gradient keeps ranks in step
         loss = loss + sum((p.sum() * 0 for p in module.trainable_parameters()), loss.new_zeros(()))
-    module.manual_backward(loss)
+    module.manual_backward(loss, retain_graph=retain_graph)
     return loss.detach(), stats, entropy_sum
 
 
 def optimise_rollout(
-    module: GRPOModule, rollout: Rollout, context: PromptContext
+    module: GRPOModule,
+    rollout: Rollout,
+    context: PromptContext,
+    encode: Callable[[], PromptContext] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``num_iterations`` updates on one rollout; returns the first update's loss and the loss statistics.
+
+    ``context`` is the rollout's prompt context, encoded without gradient for sampling and scoring. ``encode``
+    re-encodes the same prompts WITH gradient once per update (the media towers run once per prompt, never per
+    sample), so towers, projectors and prompt embeddings learn as well; all micro-batches of the update share
+    that encoding and its graph. Without ``encode`` only what lies behind the context (the decoder) trains.
 
     ``entropy`` is the exact mean token entropy of the scored distributions when the policy gives it
     (:meth:`~ervlight.policy.base.Policy.completion_scores`), else the mean ``-log p`` of the sampled tokens.
@@ -96,10 +106,12 @@ def optimise_rollout(
     for iteration in range(module.num_iterations):
         optimizer.zero_grad(set_to_none=True)
         step_loss = torch.zeros((), device=device)
-        for start, stop in (
-            micro_batches(rollout.completion_ids.shape[0], module.micro_batch_size) if learn else []
-        ):
-            loss, stats, entropy = _micro_step(module, rollout, context, start, stop, normaliser)
+        ranges = micro_batches(rollout.completion_ids.shape[0], module.micro_batch_size) if learn else []
+        grad_context = encode() if learn and encode is not None else context  # embeds [B, P, D]
+        shared = grad_context.embeds.requires_grad  # one graph under every micro-batch's backward pass
+        for number, (start, stop) in enumerate(ranges):
+            retain = shared and number + 1 < len(ranges)
+            loss, stats, entropy = _micro_step(module, rollout, grad_context, start, stop, normaliser, retain)
             step_loss += loss
             sums += torch.stack(list(stats)).to(sums)
             if entropy is None:
