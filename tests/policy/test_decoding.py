@@ -199,3 +199,12 @@ def test_scores_give_the_exact_entropy_of_the_scored_distribution(text_policy: C
         torch.testing.assert_close(entropy, expected, atol=1e-5, rtol=1e-5)
         plain = text_policy.completion_logprobs(context, ids, mask, 2, 4, temperature)
         torch.testing.assert_close(logprobs, plain)
+
+
+def test_generation_returns_ordinary_tensors_that_autograd_accepts(text_policy: CausalLMPolicy) -> None:
+    context = text_policy.encode(PROMPTS)  # with gradient, as SFT validation may call it
+    out = text_policy.generate(context, 2, SamplingConfig(max_new_tokens=4), torch.Generator().manual_seed(0))
+    assert not any(torch.is_inference(t) for t in (out.completion_ids, out.completion_mask, out.truncated))
+    logprobs = text_policy.completion_logprobs(context, out.completion_ids, out.completion_mask, 2)
+    logprobs.sum().backward()  # the sampled ids are saved for the embedding's backward
+    assert text_policy.lm.model.embed_tokens.weight.grad is not None
