@@ -22,8 +22,9 @@ from torch.utils.checkpoint import checkpoint
 from transformers import Cache, DynamicCache, PreTrainedConfig
 
 from ervlight.policy.base import PromptContext, SamplingConfig
+from ervlight.policy.fast_decode import LeanQwen2Step, lean_qwen2_step
 from ervlight.policy.fast_linear import row_major_linears
-from ervlight.policy.kv_cache import growing_cache, takes_boolean_4d_mask
+from ervlight.policy.kv_cache import GrowingLayer, growing_cache, takes_boolean_4d_mask
 
 __all__ = [
     "CHECKPOINT_MIN_LOGITS",
@@ -149,18 +150,20 @@ def sample_completions(
     The prompts are prefilled once with batch ``B``; the cache is then repeated to ``B*G`` rows (group members
     adjacent). ``mask`` is ``True`` up to and including the first EOS; later positions hold ``pad_token_id``.
     Decoding runs in the weights' dtype with autocast off (the preallocated cache holds one dtype); on CPU the
-    linear layers multiply by transposed weight copies (:mod:`ervlight.policy.fast_linear`).
+    linear layers multiply by transposed weight copies (:mod:`ervlight.policy.fast_linear`). Plain Qwen2 decoders
+    decode with the lean step of :mod:`ervlight.policy.fast_decode` (HF's forward prefills and serves the rest).
     """
     weight: torch.Tensor = parts.embed_tokens.weight  # type: ignore[assignment]
     embeds = context.embeds.detach().to(weight.dtype)
     plain = PromptContext(embeds, context.attention_mask, context.position_ids, context.extras)
+    lean = lean_qwen2_step(parts.decoder, parts.config)  # decided before the linear layers are patched
     with (
         torch.inference_mode(),  # less per-op bookkeeping than no_grad: the loop is hundreds of small ops a step
         torch.autocast(device_type=embeds.device.type, enabled=False),
         row_major_linears([parts.decoder, parts.lm_head]),
     ):
         ids, mask, truncated = _sample(
-            parts, plain, num_samples, sampling, eos_token_ids, pad_token_id, generator
+            parts, plain, num_samples, sampling, eos_token_ids, pad_token_id, generator, lean
         )
     return (
         ids.clone(),
@@ -177,8 +180,9 @@ def _sample(
     eos_token_ids: Sequence[int],
     pad_token_id: int,
     generator: torch.Generator | None = None,
+    lean: LeanQwen2Step | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The decode loop of :func:`sample_completions` (no autocast, inference mode)."""
+    """The decode loop of :func:`sample_completions` (no autocast, inference mode; ``lean``: the step to use)."""
     embeds, prompt_mask = context.embeds, context.attention_mask.bool()  # [B, P, D], [B, P]
     batch, length = prompt_mask.shape
     rows, max_new = batch * num_samples, sampling.max_new_tokens
@@ -195,6 +199,8 @@ def _sample(
     full_mask[:, :length] = prompt_mask.repeat_interleave(num_samples, dim=0)
     # A ready [B*G, 1, 1, P+L] view spares HF building a 4-D mask at every step (SDPA, full attention only).
     step_masks = full_mask[:, None, None, :] if takes_boolean_4d_mask(parts.config, cache) else full_mask
+    if positions.dim() != 2 or not all(isinstance(layer, GrowingLayer) for layer in cache.layers):
+        lean = None  # the lean step takes 1-D positions and writes into growing layers only
     start = next_positions(positions).repeat_interleave(num_samples, dim=-1)  # [B*G] or [3, B*G]
     eos = torch.tensor(list(eos_token_ids), device=embeds.device)
     ids = torch.full((rows, max_new), pad_token_id, dtype=torch.long, device=embeds.device)  # [B*G, L]
@@ -210,7 +216,12 @@ def _sample(
             break
         step_embeds = parts.embed_tokens(token.unsqueeze(-1))  # [B*G, 1, D]
         step_mask = step_masks[..., : length + step + 1]  # the cache grows one position a step
-        hidden = _run_decoder(parts, step_embeds, step_mask, _step_positions(start, step), cache)[:, -1]
+        step_positions = _step_positions(start, step)  # [B*G, 1]
+        if lean is not None:
+            out = lean(step_embeds, full_mask[:, None, None, : length + step + 1], step_positions, cache)
+        else:
+            out = _run_decoder(parts, step_embeds, step_mask, step_positions, cache)  # [B*G, 1, D]
+        hidden = out[:, -1]  # [B*G, D]
         logits = parts.lm_head(hidden).float()  # [B*G, V]
     ids = ids[:, :steps]  # [B*G, L]
     is_eos = torch.isin(ids, eos)  # [B*G, L]
