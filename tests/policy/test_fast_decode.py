@@ -37,9 +37,18 @@ def _qwen2(**overrides: Any) -> Qwen2Model:
     return Qwen2Model(Qwen2Config(**(settings | overrides))).eval()
 
 
-@pytest.mark.parametrize("rope", list(ROPES))
-def test_lean_steps_equal_hf_forward_on_left_padded_gqa_batches(rope: str) -> None:
-    model = _qwen2(rope_parameters=ROPES[rope])
+@pytest.mark.parametrize(
+    ("rope", "dtype", "tolerance"),
+    [
+        ("default", torch.float32, 1e-5),
+        ("linear-scaled", torch.float32, 1e-5),
+        ("default", torch.bfloat16, 2e-2),
+    ],
+)
+def test_lean_steps_equal_hf_forward_on_left_padded_gqa_batches(
+    rope: str, dtype: torch.dtype, tolerance: float
+) -> None:
+    model = _qwen2(rope_parameters=ROPES[rope]).to(dtype)
     lean = lean_qwen2_step(model, model.config)
     assert isinstance(lean, LeanQwen2Step)
     assert (lean.query_heads, lean.kv_heads, lean.head_dim) == (4, 2, 8)
@@ -48,7 +57,7 @@ def test_lean_steps_equal_hf_forward_on_left_padded_gqa_batches(rope: str) -> No
     mask[0, :4] = False  # left padding of different lengths
     mask[1, :1] = False
     positions = (mask[:, :prompt].long().cumsum(-1) - 1).clamp(min=0)  # [N, P]
-    embeds = torch.randn(rows, prompt + steps, 32)  # [N, P+L, D]
+    embeds = torch.randn(rows, prompt + steps, 32, dtype=dtype)  # [N, P+L, D]
     reference, cache = DynamicCache(config=model.config), growing_cache(model.config, prompt + steps)
     with torch.inference_mode():
         for past in (reference, cache):  # the same prompt prefilled into both caches by HF's forward
@@ -67,11 +76,12 @@ def test_lean_steps_equal_hf_forward_on_left_padded_gqa_batches(rope: str) -> No
             ).last_hidden_state  # [N, 1, D]
             got = lean(token, mask[:, None, None, :width], step_positions, cache)
             assert got.shape == (rows, 1, 32)
-            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+            assert got.dtype == dtype
+            torch.testing.assert_close(got, expected, atol=tolerance, rtol=tolerance)
             assert cache.get_seq_length() == width
             for mine, theirs in zip(cache.layers, reference.layers, strict=True):
-                torch.testing.assert_close(mine.keys, theirs.keys, atol=1e-5, rtol=1e-5)
-                torch.testing.assert_close(mine.values, theirs.values, atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(mine.keys, theirs.keys, atol=tolerance, rtol=tolerance)
+                torch.testing.assert_close(mine.values, theirs.values, atol=tolerance, rtol=tolerance)
 
 
 def _generate(

@@ -2,20 +2,20 @@
 
 A decode step of a small model on CPU is dominated by per-op dispatch and Python overhead, not arithmetic: HF's Qwen2
 layer code runs hundreds of small ops a step (mask and cache bookkeeping, kwargs plumbing, module ``__call__``
-machinery, ``repeat_kv`` copies). :class:`LeanQwen2Step` does the same computation with the fewest ops: per layer
+machinery, ``repeat_kv`` copies). :class:`LeanQwen2Step` does the same computation with fewer ops: per layer
 RMSNorm, the q/k/v projections, the rotary embedding at each row's position (cos/sin from the model's own rotary
 module, so rope scaling stays right), the new key/value written into the growing cache
 (:mod:`ervlight.policy.kv_cache`), grouped-query attention of the one query over the filled cache with the padding
-mask through ``scaled_dot_product_attention`` (the query heads of a key/value head are laid out as that head's
-queries, so keys/values are never repeated), ``o_proj``, residual, RMSNorm, SiLU-gated MLP, residual; then the final
-norm. It uses the model's own weights and eps, and calls each linear layer's ``forward`` (so the transposed copies of
-:mod:`ervlight.policy.fast_linear` apply inside the decode loop).
+mask (made additive once a step) through ``scaled_dot_product_attention`` (the query heads of a key/value head are
+laid out as that head's queries, so keys/values are never repeated), ``o_proj``, residual, RMSNorm, SiLU-gated MLP,
+residual; then the final norm. It uses the model's own weights and eps, and calls each linear layer's ``forward``
+(so the transposed copies of :mod:`ervlight.policy.fast_linear` apply inside the decode loop).
 
 :func:`lean_qwen2_step` decides when it applies; everything else keeps HF's forward: Qwen2.5-Omni thinkers (M-RoPE),
 sliding-window layers, other architectures or attention implementations, subclassed or hooked modules, LoRA (peft
 replaces the linear layers by its own classes), attention dropout while training.
-Symbols: ``N`` rows (``B*G``), ``D`` hidden size, ``Hq``/``Hk`` query/key-value heads, ``R = Hq/Hk``, ``Dh`` head
-size, ``K`` cached positions including the new one.
+Symbols: ``N`` rows (``B*G``), ``D`` hidden size, ``I`` MLP size, ``Hq``/``Hk`` query/key-value heads,
+``R = Hq/Hk``, ``Dh`` head size, ``K`` cached positions including the new one.
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ def lean_qwen2_step(decoder: nn.Module, config: PreTrainedConfig) -> LeanQwen2St
 
 
 def _rms_norm(hidden: torch.Tensor, norm: Qwen2RMSNorm) -> torch.Tensor:
-    """HF's Qwen2 RMSNorm (float32 statistics, weight applied in the input dtype) with the module's weight and eps."""
+    """HF's Qwen2 RMSNorm (float32 statistics, weight applied in the input dtype) with the module's weight and eps.
+
+    Written out as HF does: on CPU, ``torch.rms_norm`` is a composite of the same ops and measured slower.
+    """
     dtype = hidden.dtype
     hidden32 = hidden.float()
     hidden32 = hidden32 * torch.rsqrt(hidden32.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
@@ -112,11 +115,19 @@ def _rms_norm(hidden: torch.Tensor, norm: Qwen2RMSNorm) -> torch.Tensor:
     return out
 
 
-def _rotate(states: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding of ``[N, H, 1, Dh]`` states with ``[N, 1, 1, Dh]`` cos/sin (HF's ``rotate_half`` layout)."""
-    half = states.shape[-1] // 2
-    rotated = torch.cat((-states[..., half:], states[..., :half]), dim=-1)  # [N, H, 1, Dh]
-    return states * cos + rotated * sin
+def _rope_tables(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[N, 1, 1, Dh]`` cos and sign-folded sin from the rotary module's ``[N, 1, Dh]`` cos/sin (once a step).
+
+    HF's ``rotate_half(x) * sin`` equals ``roll(x, Dh/2) * sin'`` with ``sin'`` = sin whose first half is negated.
+    """
+    half = sin.shape[-1] // 2
+    signed = torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)  # [N, 1, Dh]
+    return cos.unsqueeze(1), signed.unsqueeze(1)
+
+
+def _rotate(states: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding of ``[N, H, 1, Dh]`` states (HF's ``x * cos + rotate_half(x) * sin``) in three ops."""
+    return torch.addcmul(states * cos, states.roll(states.shape[-1] // 2, dims=-1), signed_sin)
 
 
 class LeanQwen2Step:
@@ -148,25 +159,30 @@ class LeanQwen2Step:
             cache: a cache of :class:`GrowingLayer` (one per layer), prefilled with ``K - 1`` positions.
         """
         rows = embeds.shape[0]
-        cos, sin = self.decoder.rotary_emb(embeds, positions)  # [N, 1, Dh] each
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # [N, 1, 1, Dh]
+        cos, sin = _rope_tables(*self.decoder.rotary_emb(embeds, positions))  # [N, 1, 1, Dh] each
+        heads = self.query_heads + self.kv_heads
+        # One additive mask a step (0 / -inf) spares SDPA converting the boolean one in every layer.
+        bias = torch.zeros(mask.shape, dtype=embeds.dtype, device=mask.device).masked_fill_(
+            ~mask, float("-inf")
+        )
         hidden = embeds  # [N, 1, D]
         for index, layer in enumerate(self.layers):
             attn = layer.self_attn
             normed = _rms_norm(hidden, layer.input_layernorm)  # [N, 1, D]
-            query = attn.q_proj.forward(normed).view(
-                rows, self.query_heads, 1, self.head_dim
-            )  # [N, Hq, 1, Dh]
-            key = attn.k_proj.forward(normed).view(rows, self.kv_heads, 1, self.head_dim)  # [N, Hk, 1, Dh]
+            # Queries and keys side by side, so the rotary embedding runs once.
+            both = torch.cat(
+                (attn.q_proj.forward(normed), attn.k_proj.forward(normed)), dim=-1
+            )  # [N, 1, (Hq+Hk)*Dh]
+            both = _rotate(both.view(rows, heads, 1, self.head_dim), cos, sin)  # [N, Hq+Hk, 1, Dh]
+            query, key = both[:, : self.query_heads], both[:, self.query_heads :]  # [N, Hq|Hk, 1, Dh]
             value = attn.v_proj.forward(normed).view(rows, self.kv_heads, 1, self.head_dim)  # [N, Hk, 1, Dh]
-            query, key = _rotate(query, cos, sin), _rotate(key, cos, sin)
             layer_cache = cache.layers[index]
             assert isinstance(layer_cache, GrowingLayer)
             keys, values = layer_cache.update(key, value)  # [N, Hk, K, Dh] views of the filled cache
             # The R query heads of a key/value head become R queries of that head: no repeated keys/values.
             grouped = query.view(rows, self.kv_heads, -1, self.head_dim)  # [N, Hk, R, Dh]
             out = functional.scaled_dot_product_attention(
-                grouped, keys, values, attn_mask=mask, scale=self.scaling
+                grouped, keys, values, attn_mask=bias, scale=self.scaling
             )
             hidden = hidden + attn.o_proj.forward(out.reshape(rows, 1, -1))  # [N, 1, D]
             mlp = layer.mlp
