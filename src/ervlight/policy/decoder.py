@@ -29,7 +29,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConfig
 from ervlight.policy.decoding import (
     DecoderParts,
-    completion_token_logprobs,
     completion_token_scores,
     sample_completions,
 )
@@ -239,15 +238,8 @@ class DecoderPolicy(Policy):
         temperature: float = 1.0,
     ) -> torch.Tensor:
         """``[B*G, L]`` completion log-probs (logits divided by ``temperature``), chunked, media not re-encoded."""
-        return completion_token_logprobs(
-            self.decoder_parts(),
-            context,
-            completion_ids,
-            completion_mask,
-            num_samples,
-            chunk_size,
-            temperature,
-        )
+        args = (completion_ids, completion_mask, num_samples, chunk_size, temperature)
+        return completion_token_scores(self.decoder_parts(), context, *args, with_entropy=False)[0]
 
     def completion_scores(
         self,
@@ -259,15 +251,8 @@ class DecoderPolicy(Policy):
         temperature: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Completion log-probs and exact token entropies from the same LM-head chunks (entropy without grad)."""
-        return completion_token_scores(
-            self.decoder_parts(),
-            context,
-            completion_ids,
-            completion_mask,
-            num_samples,
-            chunk_size,
-            temperature,
-        )
+        args = (completion_ids, completion_mask, num_samples, chunk_size, temperature)
+        return completion_token_scores(self.decoder_parts(), context, *args, with_entropy=True)
 
     # ----------------------------------------------------------------- fine-tuning and saving
     def apply_finetuning(self, config: FinetuneConfig) -> None:

@@ -4,7 +4,7 @@
 step (:mod:`ervlight.policy.kv_cache`: no per-step concatenation, no attention over unfilled positions, a ready 4-D
 mask under SDPA), repeats it ``G`` times along the batch and decodes ``B*G`` rows token by token with temperature /
 top-k / top-p sampling (one uniform draw per row), stopping each row at its first EOS.
-:func:`completion_token_logprobs` scores given completions: with ``G > 1`` the prompt is run once per prompt and its
+:func:`completion_token_scores` scores given completions: with ``G > 1`` the prompt is run once per prompt and its
 keys/values shared by the ``G`` completions (with or without autograd), and only the hidden states of completion
 positions go through the LM head, in chunks, so no ``[B*G, P+L, V]`` logits tensor ever exists (under autograd,
 chunks are recomputed in backward when the logits would be large: :data:`CHECKPOINT_MIN_LOGITS`).
@@ -29,7 +29,6 @@ from ervlight.policy.kv_cache import GrowingLayer, growing_cache, takes_boolean_
 __all__ = [
     "CHECKPOINT_MIN_LOGITS",
     "DecoderParts",
-    "completion_token_logprobs",
     "completion_token_scores",
     "filter_logits",
     "next_positions",
@@ -255,7 +254,7 @@ def _completion_hidden(
     completion_mask: torch.Tensor,
     num_samples: int,
 ) -> torch.Tensor:
-    """``[B*G, L, D]`` hidden states that predict each completion token (see :func:`completion_token_logprobs`)."""
+    """``[B*G, L, D]`` hidden states that predict each completion token (see :func:`completion_token_scores`)."""
     rows, length = completion_ids.shape
     prompt_len = context.attention_mask.shape[1]
     if rows != context.num_prompts * num_samples:
@@ -300,8 +299,12 @@ def completion_token_scores(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``([B*G, L] log-probs, [B*G, L] entropies or None)`` of the completion tokens, 0 outside the mask.
 
-    The entropy is the exact one of each position's scored distribution (``softmax(logits / temperature)``), taken
-    from the same LM-head chunks as the log-probs: no extra pass, no gradient.
+    With ``num_samples > 1`` (GRPO's policy, reference and old-policy passes) the prompt is run once per prompt and
+    its keys/values repeated for the ``G`` completions, under autograd too (gradients of the shared prompt positions
+    add up over the group, as they would over ``G`` copies); with one sample, one pass over prompt + completion.
+    Media are never re-encoded. The LM head only sees hidden states of masked completion positions, ``chunk_size``
+    rows at a time. With ``with_entropy`` the exact entropy of each position's scored distribution
+    (``softmax(logits / temperature)``) comes from the same chunks: no extra pass, no gradient.
     """
     rows, length = completion_ids.shape
     hidden = _completion_hidden(parts, context, completion_ids, completion_mask, num_samples)  # [B*G, L, D]
@@ -328,33 +331,3 @@ def completion_token_scores(
         logprobs = logprobs.masked_scatter(selected, torch.cat(pieces))
         entropy = None if entropy is None else entropy.masked_scatter(selected, torch.cat(entropies))
     return logprobs, entropy
-
-
-def completion_token_logprobs(
-    parts: DecoderParts,
-    context: PromptContext,
-    completion_ids: torch.Tensor,
-    completion_mask: torch.Tensor,
-    num_samples: int = 1,
-    chunk_size: int = 1024,
-    temperature: float = 1.0,
-) -> torch.Tensor:
-    """``[B*G, L]`` log-probs of the completion tokens (0 outside ``completion_mask``), computed in chunks.
-
-    With ``num_samples > 1`` (GRPO's policy, reference and old-policy passes) the prompt is run once per prompt and
-    its keys/values repeated for the ``G`` completions, under autograd too (gradients of the shared prompt positions
-    add up over the group, as they would over ``G`` copies); with one sample, one pass over prompt + completion.
-    Media are never re-encoded. The LM head only sees hidden states of masked completion positions, ``chunk_size``
-    rows at a time.
-    """
-    logprobs, _ = completion_token_scores(
-        parts,
-        context,
-        completion_ids,
-        completion_mask,
-        num_samples,
-        chunk_size,
-        temperature,
-        with_entropy=False,
-    )
-    return logprobs
