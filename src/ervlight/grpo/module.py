@@ -256,19 +256,16 @@ class GRPOModule(BaseModule):
         return rollout, context, generation.texts, labels_g
 
     # ----------------------------------------------------------------- training
-    def on_train_epoch_start(self) -> None:
-        """Keep the policy in eval mode while it trains (Lightning switches every module to train mode first).
+    def on_train_start(self) -> None:
+        """Put the policy in eval mode for the whole fit (fresh or resumed; validation restores modes it changes).
 
         GRPO samples, scores the old and reference log-probs and computes the loss with the same policy, so they
         must see the same function: in train mode dropout would make each pass a different sub-network and
         batch normalisation (TinyOmni's audio tower) would normalise each clip by whatever clips share its batch
         and keep moving its statistics (the frozen reference uses the stored ones). Eval mode switches both off;
-        gradients flow as usual. TRL's ``disable_dropout`` serves the same purpose.
+        gradients flow as usual. TRL's ``disable_dropout`` serves the same purpose. Lightning itself leaves each
+        module in the mode it was built in (``nn.Module``: train; HF ``from_pretrained``: eval).
         """
-        self.policy.eval()
-
-    def on_train_start(self) -> None:
-        """Eval mode also when ``fit --ckpt_path`` resumes mid-epoch (Lightning then skips the epoch start)."""
         self.policy.eval()
 
     def training_step(self, batch: MediaBatch | PromptBatch, batch_idx: int) -> torch.Tensor:
