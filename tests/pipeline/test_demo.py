@@ -34,12 +34,13 @@ def test_stage_plan_order_outputs_and_arguments() -> None:
     assert judge[judge.index("--model.init_args.export_dir") + 1] == "runs/verifier_judge/verifier"
     grpo = stages._grpo_args(settings, "grpo/erv_parity_demo.yaml")
     assert grpo[grpo.index("--trainer.max_steps") + 1] == "7"
-    assert "--model.init_args.rewards" not in grpo
+    assert not [arg for arg in grpo if arg.startswith("--model.init_args.rewards")]
     baseline = stages._grpo_args(settings, "grpo/r1omni_baseline_demo.yaml")
-    assert json.loads(baseline[baseline.index("--model.init_args.rewards") + 1]) == [
-        {"name": "format"}, {"name": "accuracy"},
-        {"name": "explanation", "weight": 0.0, "init_args": {"verifier": "runs/verifier_demo/verifier"}},
-    ]  # fmt: skip
+    (appended,) = [arg for arg in baseline if arg.startswith("--model.init_args.rewards")]
+    assert appended.startswith("--model.init_args.rewards+=")  # appended to the config's format + accuracy
+    assert json.loads(appended.split("=", 1)[1]) == {
+        "name": "explanation", "weight": 0.0, "init_args": {"verifier": "runs/verifier_demo/verifier"}
+    }  # fmt: skip
     assert grpo[grpo.index("--config") + 1] == str(REPO / "configs" / "grpo" / "erv_parity_demo.yaml")
     test = stages._test_args(settings, "baseline")
     assert (

@@ -167,12 +167,10 @@ def _grpo_args(settings: DemoSettings, config: str) -> list[str]:
     args = ["fit", "--config", settings.config(config), "--seed_everything", str(settings.seed),
             "--model.init_args.seed", str(settings.seed), "--trainer.limit_val_batches", "0",
             "--trainer.callbacks", "[]", "--trainer.enable_checkpointing", "false"]  # fmt: skip
-    if (
-        config == BASELINE_CONFIG
-    ):  # the explanation reward with weight 0: logged beside ERV's, never trained on
-        rewards = [{"name": "format"}, {"name": "accuracy"},
-                   {"name": "explanation", "weight": 0.0, "init_args": {"verifier": str(REWARD_VERIFIER)}}]  # fmt: skip
-        args += ["--model.init_args.rewards", json.dumps(rewards)]
+    if config == BASELINE_CONFIG:
+        # the config's format + accuracy, plus the explanation reward at weight 0: logged beside ERV's, not trained on
+        monitor = {"name": "explanation", "weight": 0.0, "init_args": {"verifier": str(REWARD_VERIFIER)}}
+        args.append(f"--model.init_args.rewards+={json.dumps(monitor)}")
     if settings.grpo_steps is not None:
         args += ["--trainer.max_steps", str(settings.grpo_steps)]
     return args
