@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
 from ervlight.parsing import format_target
 
 FRAME_SIZE = (48, 64)  # (H, W) of every generated mp4

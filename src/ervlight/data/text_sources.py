@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ervlight.data.files import read_text
-from ervlight.data.mafw import find_mafw_split_file
+from ervlight.data.readers.mafw import find_mafw_split_file
 from ervlight.labels import GOEMOTIONS, LabelSpace, get_label_space
 from ervlight.parsing import extract_answer, extract_think
 
@@ -211,7 +211,7 @@ def read_mafw_captions(
     """English captions of a MAFW ``with_caption`` list (GBK, ``clip<TAB>label<TAB>zh<TAB>en``).
 
     ``path`` is the list file itself, or a MAFW root whose ``with_caption`` list of ``split``/``fold`` is found
-    as :func:`ervlight.data.mafw.find_mafw_split_file` finds it (single view; compound lists by file). Only the
+    as :func:`ervlight.data.readers.mafw.find_mafw_split_file` finds it (single view; compound lists by file). Only the
     text is read, so clips need not be present. Rows without an English caption (``-``) are skipped; compound
     labels (``anger_disgust``) are read in the compound space.
     """

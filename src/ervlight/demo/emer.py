@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ervlight.data.r1omni import R1OMNI_QUESTION
+from ervlight.data.readers.r1omni import R1OMNI_QUESTION
 from ervlight.demo.text import rationale
 from ervlight.demo.trees import clip_path
 from ervlight.labels import get_label_space

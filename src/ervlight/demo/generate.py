@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ervlight import __version__
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
 from ervlight.demo.emer import build_emer
 from ervlight.demo.face import render_face
 from ervlight.demo.manifest import README, build_manifest

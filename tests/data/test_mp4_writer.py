@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
 
 
 def _frames(t: int = 10, h: int = 48, w: int = 64) -> np.ndarray:
