@@ -57,11 +57,6 @@ def find_dfew_split_file(root: Path, split: str, fold: int) -> Path:
     )
 
 
-def _media_dir(root: Path, media: DfewMedia, split_file: Path | None = None) -> Path | None:
-    """The folder of a media layout (under ``Clip/`` or the root, or next to the split folders' parent)."""
-    return find_media_dir(root, DFEW_MEDIA_DIRS[media], "Clip", split_file, 2)
-
-
 def _rows(path: Path) -> tuple[list[tuple[int, list[str]]], str | None]:
     """Data rows ``(line number, cells)`` of a split CSV (header skipped), and a decoding warning."""
     text, warning = read_text(path, ("utf-8-sig", "gb18030"))
@@ -91,8 +86,9 @@ def read_dfew(
     rows, warning = _rows(path)
     if warning:
         listing.warnings.append(warning)
-    videos = _media_dir(root, "video", path)
-    frames = _media_dir(root, media, path) if media != "video" else None
+    # media folders: under Clip/ or the root, or next to the split folders' parent (the split file's 2nd parent)
+    videos = find_media_dir(root, DFEW_MEDIA_DIRS["video"], "Clip", path, 2)
+    frames = find_media_dir(root, DFEW_MEDIA_DIRS[media], "Clip", path, 2) if media != "video" else None
     for line, cells in rows:
         source = f"{path}:{line}"
         if len(cells) < 2 or not cells[0].isdigit():

@@ -68,11 +68,6 @@ def find_mafw_split_file(
     )
 
 
-def _media_dir(root: Path, media: MafwMedia, split_file: Path | None = None) -> Path | None:
-    """``data/<clips|frames|faces>`` under the root (or the split folder's parent); ``None`` when absent."""
-    return find_media_dir(root, _MEDIA_DIRS[media], "data", split_file, 4)
-
-
 def _parse(line: str, captions: bool) -> tuple[str, str, str | None] | None:
     """``(clip id, label text, English caption)`` of a list line, or ``None`` if it has under two fields."""
     fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split(None, 1))]
@@ -100,7 +95,9 @@ def read_mafw(
     text, warning = read_text(path, ("gbk", "gb18030", "utf-8-sig") if captions else ("utf-8-sig", "gb18030"))
     if warning:
         listing.warnings.append(warning)
-    clips, frames = _media_dir(root, "video", path), _media_dir(root, media, path)
+    # data/<clips|frames|faces> under the root, or under the split folder's parent (the list's 4th parent)
+    clips = find_media_dir(root, _MEDIA_DIRS["video"], "data", path, 4)
+    frames = find_media_dir(root, _MEDIA_DIRS[media], "data", path, 4)
     wavs = (clips.parent if clips is not None else root / "data") / "audio_16k"
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
