@@ -1,12 +1,23 @@
-"""File helpers shared by the readers: tolerant text decoding, natural sort, folder search by pattern."""
+"""File helpers shared by the readers: tolerant text decoding, JSON Lines, natural sort, folder search by pattern."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["IMAGE_SUFFIXES", "find_dirs", "list_images", "natural_key", "read_text"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "check_official_split",
+    "find_dirs",
+    "find_media_dir",
+    "list_images",
+    "natural_key",
+    "read_jsonl",
+    "read_text",
+]
 
 #: Frame image suffixes a frame folder may hold.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -32,6 +43,25 @@ def read_text(path: Path, encodings: Sequence[str] = ("utf-8-sig",)) -> tuple[st
     text = data.decode(encodings[0], errors="replace")
     tried = "/".join(encodings)
     return text, f"{path}: bytes at offset {offset} are not valid {tried}; replaced with U+FFFD"
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(file:line, object)`` per non-blank line of a JSON Lines file; ``ValueError`` naming the file and line.
+
+    A line that is not JSON, or is JSON but not an object, stops the reading with the one error.
+    """
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{where}: not a JSON object ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            yield where, record
 
 
 def natural_key(name: str) -> tuple[int, str]:
@@ -68,3 +98,29 @@ def find_dirs(
                 next_level.extend(children)
         level = next_level
     return found
+
+
+def check_official_split(dataset: str, split: str, fold: int) -> None:
+    """``ValueError`` unless ``split`` is ``train``/``test`` and ``fold`` is 1..5 (the official MAFW/DFEW lists)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"{dataset} splits are 'train' and 'test', got {split!r}")
+    if not 1 <= fold <= 5:
+        raise ValueError(f"{dataset} folds are 1..5, got {fold}")
+
+
+def find_media_dir(
+    root: Path, names: Sequence[str], subfolder: str, split_file: Path | None = None, depth: int = 0
+) -> Path | None:
+    """The first folder ``<base>/<name>`` that exists, ``None`` if none.
+
+    Bases are ``root/subfolder`` and ``root``, then (when ``split_file`` is given) the same under the split
+    file's ``depth``-th parent, for trees whose split lists sit away from the root.
+    """
+    roots = [root] + (
+        [split_file.parents[depth]] if split_file is not None and len(split_file.parents) > depth else []
+    )
+    for base in [folder for r in roots for folder in (r / subfolder, r)]:
+        for name in names:
+            if (base / name).is_dir():
+                return base / name
+    return None
