@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mini_trees import write_clip
 
 from ervlight.evaluation.predictions import PredictionRecord, write_predictions
 from ervlight.evaluation.report import build_report
+from mini_trees import write_clip
 
 #: The clips (DFEW fold 1) and their gold labels.
 GOLD = {"00001": "happy", "00002": "sad", "00003": "neutral"}

@@ -55,7 +55,8 @@ def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate() -> None:
     one = bootstrap_agreement(first, second, resamples=500, seed=3)
     assert one == bootstrap_agreement(first, second, resamples=500, seed=3)
     low, high = one["agreement"]
-    assert low <= 6 / 8 <= high and 0 <= low < high <= 1
+    assert low <= 6 / 8 <= high
+    assert 0 <= low < high <= 1
     low, high = one["kappa"]
     assert low <= cohen_kappa(first, second) <= high
     # Perfect agreement on two items: every defined resample gives 1.

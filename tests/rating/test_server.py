@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OUTPUTS
 
+from conftest import OUTPUTS
 from ervlight.rating.cli import main as rate_main
 from ervlight.rating.items import load_items, rater_order
 from ervlight.rating.media import find_media
@@ -60,7 +60,7 @@ def test_traversal_and_unknown_paths_are_404_and_read_nothing(
     served: tuple[RatingApp, int], tmp_path: Path
 ) -> None:
     global _OPENED
-    app, port = served
+    _app, port = served
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
     paths = ["/../secret.txt", "/static/../../secret.txt", f"/{secret}", f"/media/{secret}", "/media/../secret.txt",
@@ -74,7 +74,8 @@ def test_traversal_and_unknown_paths_are_404_and_read_nothing(
         opened, _OPENED = _OPENED, None
     assert answers == [(404, b"not found\n")] * len(paths)
     assert opened == []
-    assert request(port, "/")[0] == 200 and request(port, "/app.js")[0] == 200
+    assert request(port, "/")[0] == 200
+    assert request(port, "/app.js")[0] == 200
 
 
 def test_media_is_served_by_item_id_only_with_ranges(served: tuple[RatingApp, int], clip_tree: Path) -> None:
@@ -99,10 +100,12 @@ def test_bad_host_and_bad_answers_are_refused_and_not_written(served: tuple[Rati
                             ({"supports": None}, "supports must be true or false"), ({"item": "x"}, "unknown item"),
                             ({"rater": "../x"}, "bad rater id")]:  # fmt: skip
         status, body = request(port, "/api/rate", {**good, **change})
-        assert status == 400 and message in json.loads(body)["error"]
+        assert status == 400
+        assert message in json.loads(body)["error"]
     assert not app.store.path.exists()
     status, body = request(port, "/api/rate", good, headers={"Content-Type": "text/plain"})
-    assert status == 400 and not app.store.path.exists()
+    assert status == 400
+    assert not app.store.path.exists()
 
 
 def test_items_are_blind_seeded_and_resume_per_rater(served: tuple[RatingApp, int]) -> None:
@@ -120,7 +123,8 @@ def test_items_are_blind_seeded_and_resume_per_rater(served: tuple[RatingApp, in
     for k in range(2):
         status, body = request(port, "/api/rate", {"rater": "alice", "item": order[k], "emotion": "none/unclear",
                                                    "supports": False, "coherence": 2})  # fmt: skip
-        assert status == 200 and json.loads(body)["position"] == k + 1
+        assert status == 200
+        assert json.loads(body)["position"] == k + 1
     state = json.loads(request(port, "/api/state?rater=alice")[1])
     assert (state["rated"], state["position"], state["total"]) == (2, 2, 6)
     assert json.loads(request(port, "/api/state?rater=bob")[1])["position"] == 0
@@ -170,7 +174,8 @@ def test_torn_last_line_is_skipped_then_cut_before_appending(
     store = RatingStore(path)
     store.append(Rating("c", "abc", "dfew", 1, "00001", ("erv",), None, None, 5, "t2"))
     assert [r.rater for r in read_ratings([path])] == ["a", "c"]
-    assert path.read_text().endswith("\n") and path.read_text().count("\n") == 2
+    assert path.read_text().endswith("\n")
+    assert path.read_text().count("\n") == 2
 
 
 def test_jsonl_and_csv_predictions_give_the_same_items(
