@@ -199,3 +199,16 @@ def test_rate_command_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
         == f"ervlight rate: {bad}: not a report predictions.csv (missing column(s) fold, gold, answer, rationale)\n"
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_hide_answer_hides_it_and_takes_no_supports(reports: dict[str, Path], tmp_path: Path) -> None:
+    items = load_items([str(p) for p in reports.values()])
+    app = RatingApp(items, {}, tmp_path / "out", seed=0, hide_answer=True)
+    shown = app.item("alice", 0)
+    assert "answer" not in shown
+    assert shown["media"] is None
+    answer = {"rater": "alice", "item": shown["id"], "emotion": "sad", "coherence": 3}
+    with pytest.raises(ValueError, match="the answer is hidden: supports must be null"):
+        app.rate({**answer, "supports": True})
+    assert app.rate({**answer, "supports": None})["rated"] == 1
+    assert [r.supports for r in read_ratings([tmp_path / "out" / "ratings.jsonl"])] == [None]
