@@ -40,6 +40,8 @@ from ervlight.evaluation.report_files import (
 )
 from ervlight.labels import get_label_space
 from ervlight.parsing import split_sentences
+from ervlight.rating.human import human_evaluation
+from ervlight.rating.store import Rating
 from ervlight.verifier.scorer import SentenceVerifier, select_labels
 
 __all__ = [
@@ -106,6 +108,7 @@ class Report:
     summary: dict[str, dict[str, dict[str, float | int | None]]]
     agreement: list[dict[str, Any]] = field(default_factory=list)
     folder: Path | None = None
+    human: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The content of ``metrics.json``."""
@@ -115,6 +118,7 @@ class Report:
             "groups": [group.to_dict() for group in self.groups],
             "summary": self.summary,
             "agreement": self.agreement,
+            **({} if self.human is None else {"human": self.human}),
         }
 
 
@@ -196,11 +200,13 @@ def build_report(
     name: str = "run",
     sentence_verifier: SentenceVerifier | None = None,
     tensorboard: bool = True,
+    ratings: Sequence[Rating] | None = None,
 ) -> Report:
     """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
 
     ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
-    ``predictions.csv`` (default: the verifier of the first judge, when it has one).
+    ``predictions.csv`` (default: the verifier of the first judge, when it has one). ``ratings`` (human ratings
+    from ``ervlight rate``) add the "Human ratings" section (:func:`ervlight.rating.human.human_evaluation`).
     """
     if not judges:
         raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
@@ -226,6 +232,8 @@ def build_report(
             )
             agreement.append({"dataset": dataset, **result.to_dict()})
     report = Report(name, names[0], groups, _summary(groups), agreement)
+    if ratings:
+        report.human = human_evaluation(records, answers, ratings)
     if out_dir is None:
         return report
     folder = Path(out_dir)
