@@ -7,32 +7,30 @@ file, and the server serves nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from ervlight.data.dfew import read_dfew
 from ervlight.data.errors import DataError
-from ervlight.data.mafw import read_mafw
-from ervlight.data.records import SplitListing
+from ervlight.data.registry import dataset_kinds, get_dataset_kind, read_source
+from ervlight.data.sources import DataSource
 from ervlight.rating.items import RatingItem
 
 __all__ = ["find_media"]
 
-#: Datasets with an official tree the readers know, their reader and their folder name in a parent root.
-_READERS: dict[str, tuple[Callable[[Path, str, int], SplitListing], str]] = {
-    "dfew": (lambda root, split, fold: read_dfew(root, split, fold, "video"), "DFEW"),
-    "mafw": (lambda root, split, fold: read_mafw(root, split, fold), "MAFW"),
-}
+
+def _tree_datasets() -> dict[str, str]:
+    """``{kind: folder name in a parent root}`` of the registered datasets with official trees (``dfew: DFEW``)."""
+    kinds = (get_dataset_kind(name) for name in dataset_kinds())
+    return {kind.name: kind.name.upper() for kind in kinds if kind.official_splits}
 
 
 def _listing_videos(dataset: str, root: Path, folds: set[int]) -> dict[str, Path]:
     """``{clip: mp4}`` of every list of ``folds`` found under one dataset root (a missing list is skipped)."""
-    reader, _ = _READERS[dataset]
     found: dict[str, Path] = {}
     for fold in sorted(folds):
         for split in ("test", "train"):
             try:
-                listing = reader(root, split, fold)
+                listing = read_source(DataSource(kind=dataset, root=str(root), split=split, fold=fold))
             except (DataError, OSError, ValueError):
                 continue
             for record in listing.records:
@@ -45,7 +43,8 @@ def find_media(items: Sequence[RatingItem], roots: Sequence[str | Path]) -> dict
     """``{(dataset, clip): mp4}`` for the items' clips found under ``roots``."""
     media: dict[tuple[str, str], Path] = {}
     wanted = {(item.dataset, item.clip) for item in items}
-    for dataset in sorted({item.dataset for item in items} & set(_READERS)):
+    trees = _tree_datasets()
+    for dataset in sorted({item.dataset for item in items} & set(trees)):
         folds = {item.fold for item in items if item.dataset == dataset and item.fold is not None} or {
             1,
             2,
@@ -54,7 +53,7 @@ def find_media(items: Sequence[RatingItem], roots: Sequence[str | Path]) -> dict
             5,
         }
         for root in map(Path, roots):
-            for candidate in (root, root / _READERS[dataset][1]):
+            for candidate in (root, root / trees[dataset]):
                 for clip, path in _listing_videos(dataset, candidate, folds).items():
                     if (dataset, clip) in wanted:
                         media.setdefault((dataset, clip), path)
