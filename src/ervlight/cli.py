@@ -56,6 +56,9 @@ COMMANDS: dict[str, Command] = {
         "rate rationales in the browser (blind, resumable); `rate export` writes the ratings CSV",
         "ervlight.rating.cli:main",
     ),
+    "humanomni": Command(
+        "HumanOmni checkpoints: keys (header check), compare-encoders", "ervlight.policy.humanomni.cli:main"
+    ),
     "demo": Command(
         "the end-to-end demo: corpus, SFT, verifier, GRPO baseline vs ERV, report",
         "ervlight.pipeline.demo:main",
