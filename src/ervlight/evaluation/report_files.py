@@ -16,7 +16,7 @@ from ervlight.labels import get_label_space
 from ervlight.parsing import parse_completion
 
 if TYPE_CHECKING:
-    from ervlight.evaluation.report import Report
+    from ervlight.evaluation.report_results import Report
 
 __all__ = ["SCALARS", "format_value", "write_csv", "write_figures", "write_markdown", "write_tensorboard"]
 
