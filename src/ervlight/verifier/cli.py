@@ -20,6 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ervlight.jsonl import read_jsonl
 from ervlight.rewards.base import RewardInputs
 from ervlight.rewards.explanation import ExplanationReward
 from ervlight.verifier.rationales import ScoredRationale
@@ -51,24 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _records(path: Path, dataset: str | None) -> Iterator[dict[str, Any]]:
     """Validated input records; errors name the file and line."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object")
-            for key in ("completion", "label"):
-                if not isinstance(record.get(key), str):
-                    raise ValueError(f"{where}: missing string field {key!r}")
-            record.setdefault("dataset", dataset)
-            if not record["dataset"]:
-                raise ValueError(f"{where}: no 'dataset' field and no --dataset given")
-            yield record
+    for where, record in read_jsonl(path):
+        for key in ("completion", "label"):
+            if not isinstance(record.get(key), str):
+                raise ValueError(f"{where}: missing string field {key!r}")
+        record.setdefault("dataset", dataset)
+        if not record["dataset"]:
+            raise ValueError(f"{where}: no 'dataset' field and no --dataset given")
+        yield record
 
 
 def _chunks(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
