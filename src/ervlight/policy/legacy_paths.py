@@ -47,7 +47,7 @@ class _SplitModuleFinder(MetaPathFinder):
     ) -> ModuleSpec | None:
         """Raise ``ModuleNotFoundError`` for a split module; ``None`` (not mine) for every other name."""
         if fullname in SPLIT:
-            raise ModuleNotFoundError(f"{fullname} was split into {SPLIT[fullname]}", name=fullname)
+            raise ModuleNotFoundError(f"{fullname} was split into {SPLIT[fullname]}")
         return None
 
 
