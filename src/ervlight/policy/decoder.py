@@ -1,10 +1,13 @@
 """``DecoderPolicy``: the shared half of every backbone whose language model is an HF decoder.
 
-A new HF omni/VL model is added as ONE subclass that implements :meth:`DecoderPolicy.encode` (prompt text + media
--> a :class:`PromptContext` of merged input embeddings) and, when its language model is not a plain
-``*ForCausalLM``, :meth:`DecoderPolicy.decoder_parts` (which module is the decoder stack, the LM head, the token
-embedding). Generation (own decode loop, growing KV cache, prompt prefilled once), chunked completion log-probs,
-prompt templating, target tokenisation, the prompt length cap, LoRA/full/frozen fine-tuning and adapter-aware saving
+A new HF omni/VL model is added as ONE subclass (a file in ``ervlight/policy/backbones/``) whose ``__init__`` puts
+the causal LM in ``self.lm`` and that implements :meth:`~ervlight.policy.base.Policy.encode` (prompt text + media
+-> a :class:`PromptContext` of merged input embeddings) and :meth:`~ervlight.policy.base.Policy.save_pretrained`;
+optionally :meth:`DecoderPolicy.decoder_parts` when its language model is not a plain ``*ForCausalLM`` (which module
+is the decoder stack, the LM head, the token embedding), :meth:`DecoderPolicy.finetune_parts` (its freezable towers)
+and :meth:`DecoderPolicy.decode_step_factory` (a fast decode step, e.g. the lean Qwen2 one). Generation (own decode
+loop, growing KV cache, prompt prefilled once), chunked completion log-probs and entropies, prompt templating,
+target tokenisation, the prompt length cap, LoRA/full/frozen fine-tuning, adapter on/off and adapter-aware saving
 come from here.
 
 Prompt length cap (``max_prompt_length``, TRL's and the reference's name; the reference uses 256): only TEXT tokens
