@@ -33,7 +33,7 @@ def test_holdout_is_stratified() -> None:
 def test_holdout_is_deterministic_disjoint_and_order_independent() -> None:
     records = _records()
     train, val = stratified_holdout(records, 0.2, seed=3)
-    again_train, again_val = stratified_holdout(list(reversed(records)), 0.2, seed=3)
+    _, again_val = stratified_holdout(list(reversed(records)), 0.2, seed=3)
     assert {(r.dataset, r.clip_id) for r in val} == {(r.dataset, r.clip_id) for r in again_val}
     assert not {(r.dataset, r.clip_id) for r in train} & {(r.dataset, r.clip_id) for r in val}
     assert sorted(train + val, key=records.index) == records
@@ -53,7 +53,9 @@ def test_holdout_keeps_a_clip_listed_twice_on_one_side_and_checks_fraction() -> 
 
 def test_datamodule_validates_on_held_out_training_clips(mafw_root: Path, dfew_root: Path) -> None:
     sources = [DataSource("mafw", str(mafw_root)), DataSource("dfew", str(dfew_root))]
-    dm = ERVDataModule(train=sources, fold=1, val_fraction=0.5, val_seed=7, image_size=16, audio_features=False)
+    dm = ERVDataModule(
+        train=sources, fold=1, val_fraction=0.5, val_seed=7, image_size=16, audio_features=False
+    )
     assert (dm.hparams["val_fraction"], dm.hparams["val_seed"]) == (0.5, 7)  # saved in every checkpoint
     full = ERVDataModule(train=sources, fold=1).read_split("train")
     test = ERVDataModule(train=sources, fold=1).read_split("test")

@@ -227,7 +227,9 @@ class ERVDataModule(LightningDataModule):
             listing = self._read("train")
             train, val = stratified_holdout(listing.records, self.val_fraction, self.val_seed)
             if not val:
-                raise DatasetLayoutError("val", f"val_fraction={self.val_fraction} holds out no training clip")
+                raise DatasetLayoutError(
+                    "val", f"val_fraction={self.val_fraction} holds out no training clip"
+                )
             log.info("val: %d of %d training clips held out (seed %d)", len(val), len(listing), self.val_seed)
             self._holdout = (
                 SplitListing("train", train, listing.missing, listing.invalid, listing.warnings),
