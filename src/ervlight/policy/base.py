@@ -8,8 +8,11 @@ Symbols: ``B`` prompts, ``G`` samples per prompt, ``P`` prompt positions, ``L`` 
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -107,6 +110,25 @@ class Policy(nn.Module, ABC):
         place (no re-encoding of media). Logits are divided by ``temperature`` first (TRL scores GRPO samples
         at the sampling temperature); ``chunk_size`` counts completion tokens per LM-head chunk.
         """
+
+    @abstractmethod
+    def tokenize_targets(self, targets: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, mask)``, each ``[B, L]``, of target completions with EOS appended (SFT's teacher forcing)."""
+
+    @abstractmethod
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Save the policy under ``folder`` so that its backbone can load it again."""
+
+    @property
+    def has_adapters(self) -> bool:
+        """Whether the policy carries adapters (its reference is then itself with adapters off)."""
+        return False
+
+    @contextlib.contextmanager
+    def adapters_disabled(self) -> Iterator[None]:
+        """Run the base model inside the block (adapters off); a policy without adapters refuses."""
+        raise ValueError(f"{type(self).__name__} has no adapters")
+        yield  # pragma: no cover
 
     def completion_scores(
         self,
