@@ -96,7 +96,7 @@ class GRPOModule(PolicyTask):
     :class:`GRPOConfig` in ``self.config``.
     """
 
-    hparams_ignore = ("optimizer", "lr_scheduler", "sampling", "policy", "rewards")
+    hparams_ignore = ("optimizer", "lr_scheduler", "sampling", "policy", "rewards", "scheduler_interval")
 
     def __init__(
         self,
