@@ -64,24 +64,8 @@ class GRPOModule(PolicyTask):
             weights at the start are the reference when ``beta > 0``.
         rewards: the weighted reward functions, entries ``{name, class_path, weight, init_args}`` (see
             :mod:`ervlight.rewards.registry`; default: format and accuracy, weight 1 each).
-        num_generations: ``G``, completions per prompt (>= 2).
-        max_completion_length: new tokens per completion.
-        temperature: sampling temperature (also divides the logits when scoring, as in TRL).
-        top_p: nucleus sampling (1 = off).
-        top_k: top-k sampling (0 = off).
-        loss_type: ``grpo`` (the reference), ``bnpo``, ``dr_grpo`` or ``dapo``.
-        beta: KL coefficient; 0 builds no reference model.
-        epsilon: lower clipping range of the ratio.
-        epsilon_high: upper clipping range (default ``epsilon``).
-        num_iterations: optimiser updates per rollout (> 1 keeps the sampling log-probs for clipping).
-        scale_rewards: ``group`` (reference), ``batch`` or ``none``.
-        multi_objective_aggregation: ``sum_then_normalize`` (reference) or ``normalize_then_sum``.
-        mask_truncated_completions: leave completions without EOS out of the loss.
-        filter_zero_std_groups: leave out groups whose ``filter_reward`` does not vary (no signal).
-        filter_reward: name of the reward the filter looks at (the accuracy, not the shaped total).
-        micro_batch_size: completions per forward/backward pass (default: the whole step at once).
-        logprob_chunk_size: completion tokens per LM-head chunk in log-prob passes.
-        max_grad_norm: gradient clipping by global norm (``None``: off).
+        num_generations … max_grad_norm: the GRPO options, TRL's names; see :class:`GRPOConfig` (one object,
+            validated at construction, kept as ``self.config``).
         log_completions_steps: every this many steps log a table of sample completions (0: never).
         num_completions_to_print: rows of that table.
         datasets: label spaces of the val and test metrics (one collection each: ``val/<dataset>/war``…).
@@ -91,9 +75,6 @@ class GRPOModule(PolicyTask):
         seed: base seed of the sampling generators (one per step and rank, so resuming repeats the samples).
         optimizer: builds the optimizer from the trainable parameters.
         lr_scheduler: builds a scheduler, stepped after every optimiser update.
-
-    The GRPO options (``num_generations`` … ``max_grad_norm``, ``seed``) are validated and kept as one
-    :class:`GRPOConfig` in ``self.config``.
     """
 
     hparams_ignore = ("optimizer", "lr_scheduler", "sampling", "policy", "rewards", "scheduler_interval")
@@ -141,7 +122,9 @@ class GRPOModule(PolicyTask):
         #: The latest table of sample completions (rows of :func:`ervlight.grpo.stats.completion_table`).
         self.last_completion_table: list[dict[str, str | float]] = []
         sampling = evaluation_sampling(val_temperature, val_top_p, max_completion_length)
-        super().__init__(policy, sampling, datasets, policy_dir, seed, optimizer, lr_scheduler)
+        super().__init__(
+            policy, sampling, datasets, policy_dir, seed, optimizer=optimizer, lr_scheduler=lr_scheduler
+        )
         self.automatic_optimization = False
 
     @property

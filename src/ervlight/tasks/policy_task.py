@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from ervlight.data.batch import MediaBatch
@@ -111,9 +110,7 @@ class PolicyTask(BaseModule):
         datasets: label spaces of the val and test metrics (one collection each; batches may mix them).
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: seed of the evaluation sampler (each batch index offsets it).
-        optimizer: builds the optimizer from the trainable parameters.
-        lr_scheduler: builds the learning-rate scheduler (``None`` keeps the rate constant).
-        scheduler_interval: ``"step"`` or ``"epoch"``, how often Lightning steps the scheduler.
+        optimisation: ``optimizer``, ``lr_scheduler`` and ``scheduler_interval`` of :class:`BaseModule`.
     """
 
     hparams_ignore: tuple[str, ...] = ("optimizer", "lr_scheduler", "sampling")
@@ -125,17 +122,13 @@ class PolicyTask(BaseModule):
         datasets: list[str] | None = None,
         policy_dir: str | None = None,
         seed: int = 0,
-        optimizer: OptimizerCallable = torch.optim.AdamW,
-        lr_scheduler: LRSchedulerCallable | None = None,
-        scheduler_interval: str = "step",
+        **optimisation: Any,
     ) -> None:
         self._policy_holder = (policy,)  # nn.Module attributes can only be set after Module.__init__
         self.dataset_names = list(datasets) if datasets is not None else ["dfew", "mafw"]
         self.eval_sampling = sampling
         self.policy_dir, self.seed = policy_dir, seed
-        super().__init__(
-            optimizer=optimizer, lr_scheduler=lr_scheduler, scheduler_interval=scheduler_interval
-        )
+        super().__init__(**optimisation)
 
     def configure_models(self) -> None:
         """Build the policy (or take the given one)."""

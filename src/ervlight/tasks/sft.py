@@ -71,8 +71,9 @@ class SFTModule(PolicyTask):
         self.logprob_chunk_size = logprob_chunk_size
         sampling = evaluation_sampling(temperature, top_p, max_new_tokens)
         super().__init__(
-            policy, sampling, datasets, policy_dir, seed, optimizer, lr_scheduler, scheduler_interval
-        )
+            policy, sampling, datasets, policy_dir, seed,
+            optimizer=optimizer, lr_scheduler=lr_scheduler, scheduler_interval=scheduler_interval,
+        )  # fmt: skip
 
     def configure_optimizers(self) -> Any:
         """The injected optimizer and scheduler; a :class:`WarmupCosineLR` without ``total_steps`` gets the run's."""
