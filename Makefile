@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ervlight-installed
 
-.PHONY: install lint typecheck pytest test demo clean
+.PHONY: install browser lint typecheck pytest test demo clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ervlight needs Python >= 3.11 (found " + sys.version.split()[0] + ")"'
@@ -22,6 +22,11 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	@touch $@
 
 install: $(STAMP)
+
+# Headless Chromium and its driver for the rating page's browser test (Debian packages; needs root and apt).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then echo "chromium and chromedriver found"; \
+	else apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,7 @@
 """Decode benchmark: the DataModule's frames+audio path vs raw PyAV seek-and-decode vs decode-all-then-subsample.
 
 Generates realistic clips (640x360 or larger, 25 fps, 3-6 s, textured panning background with moving shapes and
-film grain, stereo AAC at 44.1/48 kHz) with :func:`ervlight.data.encoding.write_mp4`, then measures samples/s of:
+film grain, stereo AAC at 44.1/48 kHz) with :func:`ervlight.data.mp4_writer.write_mp4`, then measures samples/s of:
 
 * ``datamodule`` — :class:`ervlight.data.dataset.ClipDataset` items as the DataModule builds them: 8 frames
   (segment middles) resized to 224 and normalised, the audio track at 16 kHz mono and its 128-bin log-mel;
@@ -30,9 +30,9 @@ import av
 import numpy as np
 import torch
 
+from ervlight.data.clip_decoder import ClipDecoder
 from ervlight.data.dataset import ClipDataset
-from ervlight.data.decoding import ClipDecoder
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
 from ervlight.data.records import ClipRecord
 from ervlight.data.sampling import sample_frame_indices
 from ervlight.data.transforms import DefaultPreprocessor

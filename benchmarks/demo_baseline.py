@@ -35,9 +35,9 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
-from ervlight.data.decoding import ClipDecoder
-from ervlight.data.dfew import read_dfew
-from ervlight.data.mafw import read_mafw
+from ervlight.data.clip_decoder import ClipDecoder
+from ervlight.data.readers.dfew import read_dfew
+from ervlight.data.readers.mafw import read_mafw
 from ervlight.data.records import ClipRecord
 from ervlight.demo.profiles import action_unit_vector, blend_prosody
 from ervlight.labels import get_label_space

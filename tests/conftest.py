@@ -1,7 +1,7 @@
 """Shared test fixtures: miniature DFEW and MAFW trees, R1-Omni / EMER JSON files and broken media.
 
 Every tree is written once per test session (a few seconds) into a temporary folder with real mp4 files from
-:func:`ervlight.data.encoding.write_mp4` (64x48 frames) and keeps the quirks of ``shared/datasets.md`` §5. Treat
+:func:`ervlight.data.mp4_writer.write_mp4` (64x48 frames) and keeps the quirks of ``shared/datasets.md`` §5. Treat
 the trees as read-only; copy one (``shutil.copytree``) before changing it. The constants below say exactly what
 each tree holds, so tests can assert exact counts.
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
+from ervlight.data.readers.r1omni import R1OMNI_QUESTION
 from ervlight.parsing import format_target
 
 FRAME_SIZE = (48, 64)  # (H, W) of every generated mp4
@@ -88,10 +89,6 @@ R1OMNI_RECORDS: dict[str, tuple[str, str]] = {
     "DFEW/videos/6.mp4": ("disgust", "He wrinkles his nose and turns away."),
     "DFEW/videos/2.mp4": ("sad", "Her head hangs low and her voice trembles."),
 }
-R1OMNI_QUESTION = (
-    "<video>\n<audio>\nAs an emotional recognition expert; throughout the video, which emotion conveyed by the "
-    "characters is the most obvious to you?"
-)
 
 
 def frame_code(t: int) -> tuple[int, int, int]:

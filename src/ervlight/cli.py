@@ -52,6 +52,13 @@ COMMANDS: dict[str, Command] = {
     "report": Command(
         "judge test predictions and write a consistency report", "ervlight.evaluation.report_cli:main"
     ),
+    "rate": Command(
+        "rate rationales in the browser (blind, resumable); `rate export` writes the ratings CSV",
+        "ervlight.rating.cli:main",
+    ),
+    "humanomni": Command(
+        "HumanOmni checkpoints: keys (header check), compare-encoders", "ervlight.policy.humanomni.cli:main"
+    ),
     "demo": Command(
         "the end-to-end demo: corpus, SFT, verifier, GRPO baseline vs ERV, report",
         "ervlight.pipeline.demo:main",

@@ -33,6 +33,8 @@ __all__ = [
     "DatasetName",
     "LabelSpace",
     "get_label_space",
+    "register_label_space",
+    "unregister_label_space",
 ]
 
 #: Index returned by :meth:`LabelSpace.encode` for text that names no label of the space.
@@ -311,3 +313,18 @@ def get_label_space(name: str | DatasetName) -> LabelSpace:
     if key not in _REGISTRY:
         raise ValueError(f"unknown label space {name!r}; expected one of {', '.join(_REGISTRY)}")
     return _REGISTRY[key]
+
+
+def register_label_space(space: LabelSpace) -> LabelSpace:
+    """Add a dataset's label space (a new dataset's labels); ``ValueError`` if its name is taken."""
+    key = str(space.name).lower().strip()
+    if key in _REGISTRY:
+        raise ValueError(f"label space {key!r} is already registered")
+    _REGISTRY[key] = space
+    return space
+
+
+def unregister_label_space(name: str) -> None:
+    """Remove a registered label space (a test's toy space); ``KeyError`` if it is not registered."""
+    del _REGISTRY[str(name).lower().strip()]
+    get_label_space.cache_clear()

@@ -215,7 +215,7 @@ def test_random_training_sampling_is_seeded_per_worker(mafw_root: Path) -> None:
 
 def test_cache_key_follows_file_mtime_and_params(mafw_root: Path, tmp_path: Path) -> None:
     from ervlight.data.cache import SampleCache
-    from ervlight.data.decoding import ClipDecoder
+    from ervlight.data.clip_decoder import ClipDecoder
     from ervlight.data.records import ClipRecord
 
     clip = tmp_path / "00025.mp4"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ervlight.data.dfew import read_dfew
 from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
-from ervlight.data.mafw import read_mafw
-from ervlight.data.r1omni import read_r1omni, write_r1omni
+from ervlight.data.readers.dfew import read_dfew
+from ervlight.data.readers.mafw import read_mafw
+from ervlight.data.readers.r1omni import read_r1omni, write_r1omni
 from ervlight.labels import DFEW
 from mini_trees import DFEW_CLIPS, MAFW_CLIPS, dfew_test_fold, mafw_test_fold
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ervlight.data.dfew import read_dfew
-from ervlight.data.mafw import read_mafw
-from ervlight.data.r1omni import read_r1omni
+from ervlight.data.readers.dfew import read_dfew
+from ervlight.data.readers.mafw import read_mafw
+from ervlight.data.readers.r1omni import read_r1omni
 from ervlight.demo.cli import main
 from ervlight.demo.generate import GENERATOR_VERSION, DemoSize, generate_demo
 
@@ -39,7 +39,7 @@ def test_same_seed_same_bytes(corpora: tuple[Path, Path]) -> None:
 
 
 def test_decoded_media_identical(corpora: tuple[Path, Path]) -> None:
-    from ervlight.data.decoding import ClipDecoder
+    from ervlight.data.clip_decoder import ClipDecoder
 
     decoder = ClipDecoder(num_frames=25)
     one, two = (read_mafw(root / "MAFW", "test", 1).records for root in corpora)

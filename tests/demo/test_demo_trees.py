@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ervlight.data.dfew import read_dfew
-from ervlight.data.mafw import read_mafw
-from ervlight.data.r1omni import R1OMNI_QUESTION
+from ervlight.data.readers.dfew import read_dfew
+from ervlight.data.readers.mafw import read_mafw
+from ervlight.data.readers.r1omni import R1OMNI_QUESTION
 from ervlight.demo.emer import build_emer
-from ervlight.demo.generate import DemoSize, plan
+from ervlight.demo.generate import DemoSize
+from ervlight.demo.plan import plan
 from ervlight.demo.trees import assign_folds, clip_path, write_dfew_splits, write_mafw_splits
 from ervlight.labels import DFEW, MAFW
 from ervlight.parsing import parse_completion, split_sentences

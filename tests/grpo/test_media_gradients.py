@@ -10,7 +10,7 @@ from grpo_stubs import erv_rewards, tiny_trainer
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.grpo import GRPOModule
 from policy.media import synthetic_batch
 

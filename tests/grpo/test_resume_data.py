@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 from ervlight.cli import main
 from ervlight.data.datamodule import ERVDataModule
 from ervlight.data.sources import DataSource
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.grpo import GRPOModule
 from ervlight.tasks.sft import SFTModule
 

@@ -13,7 +13,7 @@ import torch
 from ervlight.cli import main
 from ervlight.data.datamodule import ERVDataModule
 from ervlight.evaluation.predictions import PredictionWriter, read_predictions
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks import EvaluationTask, SFTModule
 from ervlight.tasks.policy_task import PolicyTask
 

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.sft import SFTModule
 from policy.media import synthetic_batch
 

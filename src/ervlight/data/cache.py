@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ervlight.data.decoding import DecodedClip
+from ervlight.data.clip_decoder import DecodedClip
 from ervlight.data.records import ClipRecord
 
 __all__ = ["SampleCache"]

@@ -39,13 +39,14 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from ervlight.data.cache import SampleCache
+from ervlight.data.clip_decoder import AudioPolicy, AudioSpan, ClipDecoder, ShortClipPolicy
 from ervlight.data.dataset import BadSamplePolicy, ClipDataset, collate_media
-from ervlight.data.decoding import AudioPolicy, AudioSpan, ClipDecoder, ShortClipPolicy
 from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
 from ervlight.data.records import InvalidRow, SplitListing
+from ervlight.data.registry import get_dataset_kind, read_source
 from ervlight.data.resumable import ResumableLoader, ResumableSampler
 from ervlight.data.sampling import SamplingMode
-from ervlight.data.sources import OFFICIAL_KINDS, DataSource, read_source
+from ervlight.data.sources import DataSource
 from ervlight.data.text import TextCollator, TextSourceConfig
 from ervlight.data.transforms import DefaultPreprocessor, MediaPreprocessor, ResizeMode
 
@@ -195,14 +196,15 @@ class ERVDataModule(LightningDataModule):
             return list(self.sources["test"])
         if split in ("test", "predict") and self.sources["val"] is not None:
             return list(self.sources["val"])
-        official = [s for s in self.sources["train"] or [] if s.kind in OFFICIAL_KINDS]
+        official = [s for s in self.sources["train"] or [] if get_dataset_kind(s.kind).official_splits]
         return official if split != "train" else []
 
     def read_split(self, split: str) -> SplitListing:
         """Read every source of a split into one listing (missing clips and bad rows reported, not raised)."""
         listing = SplitListing(name=split)
         for source in self.split_sources(split):
-            default = _DEFAULT_OFFICIAL_SPLIT[split] if source.kind in OFFICIAL_KINDS else None
+            official = get_dataset_kind(source.kind).official_splits
+            default = _DEFAULT_OFFICIAL_SPLIT[split] if official else None
             listing.extend(read_source(source, default, self.fold))
         if split == "train" and self.require_targets:
             listing.invalid.extend(_without_targets(listing))
@@ -406,10 +408,13 @@ def _plain(value: Any) -> Any:
 
 
 def _sources(entries: list[DataSource] | None) -> list[DataSource] | None:
-    """Sources given as :class:`DataSource` or as mappings of its fields (e.g. from saved hyper-parameters)."""
+    """Sources given as :class:`DataSource` or as mappings of its fields; ``ValueError`` on an unknown kind."""
     if entries is None:
         return None
-    return [DataSource(**e) if isinstance(e, Mapping) else e for e in entries]
+    sources = [DataSource(**e) if isinstance(e, Mapping) else e for e in entries]
+    for source in sources:
+        get_dataset_kind(source.kind)
+    return sources
 
 
 def _without_targets(listing: SplitListing) -> list[InvalidRow]:

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from ervlight.data.batch import MediaBatch
 from ervlight.data.cache import SampleCache
-from ervlight.data.decoding import ClipDecoder, DecodedClip
+from ervlight.data.clip_decoder import ClipDecoder, DecodedClip
 from ervlight.data.errors import MediaError, NoAudioStreamError
 from ervlight.data.records import ClipRecord
 from ervlight.data.sampling import SamplingMode

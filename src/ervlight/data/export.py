@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ervlight.data.errors import DataError
 from ervlight.data.inspect import add_source_arguments, source_from_args
-from ervlight.data.r1omni import write_r1omni
-from ervlight.data.sources import OFFICIAL_KINDS, read_source
+from ervlight.data.readers.r1omni import write_r1omni
+from ervlight.data.registry import get_dataset_kind, read_source
 
 __all__ = ["main"]
 
@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     source = source_from_args(args)
     try:
-        listing = read_source(source, args.split if source.kind in OFFICIAL_KINDS else None, args.fold)
+        split = args.split if get_dataset_kind(source.kind).official_splits else None
+        listing = read_source(source, split, args.fold)
     except (DataError, ValueError) as error:
         print(f"ervlight data export-r1omni: {error}", file=sys.stderr)
         return 2

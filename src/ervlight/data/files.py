@@ -1,4 +1,4 @@
-"""File helpers shared by the readers: tolerant text decoding, natural sort, folder search by pattern."""
+"""File helpers shared by the readers: tolerant text decoding, JSON Lines, natural sort, folder search by pattern."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["IMAGE_SUFFIXES", "find_dirs", "list_images", "natural_key", "read_text"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "check_official_split",
+    "find_dirs",
+    "find_media_dir",
+    "list_images",
+    "natural_key",
+    "read_text",
+]
 
 #: Frame image suffixes a frame folder may hold.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -68,3 +76,29 @@ def find_dirs(
                 next_level.extend(children)
         level = next_level
     return found
+
+
+def check_official_split(dataset: str, split: str, fold: int) -> None:
+    """``ValueError`` unless ``split`` is ``train``/``test`` and ``fold`` is 1..5 (the official MAFW/DFEW lists)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"{dataset} splits are 'train' and 'test', got {split!r}")
+    if not 1 <= fold <= 5:
+        raise ValueError(f"{dataset} folds are 1..5, got {fold}")
+
+
+def find_media_dir(
+    root: Path, names: Sequence[str], subfolder: str, split_file: Path | None = None, depth: int = 0
+) -> Path | None:
+    """The first folder ``<base>/<name>`` that exists, ``None`` if none.
+
+    Bases are ``root/subfolder`` and ``root``, then (when ``split_file`` is given) the same under the split
+    file's ``depth``-th parent, for trees whose split lists sit away from the root.
+    """
+    roots = [root] + (
+        [split_file.parents[depth]] if split_file is not None and len(split_file.parents) > depth else []
+    )
+    for base in [folder for r in roots for folder in (r / subfolder, r)]:
+        for name in names:
+            if (base / name).is_dir():
+                return base / name
+    return None

@@ -21,7 +21,8 @@ from ervlight.data.backends import probe_media
 from ervlight.data.errors import DataError, EmptyMediaError, MediaError
 from ervlight.data.files import list_images
 from ervlight.data.records import ClipRecord, SplitListing
-from ervlight.data.sources import OFFICIAL_KINDS, DataSource, read_source
+from ervlight.data.registry import dataset_kinds, get_dataset_kind, read_source
+from ervlight.data.sources import DataSource
 
 __all__ = ["SplitReport", "add_source_arguments", "inspect_split", "main", "source_from_args"]
 
@@ -30,9 +31,7 @@ _FRAMES_FPS = 25.0
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that select a dataset source (shared by ``inspect`` and ``export-r1omni``)."""
-    parser.add_argument(
-        "--dataset", required=True, choices=["dfew", "mafw", "r1omni", "emer"], help="source kind"
-    )
+    parser.add_argument("--dataset", required=True, choices=dataset_kinds(), help="registered dataset kind")
     parser.add_argument("--root", required=True, type=Path, help="dataset root folder, or the JSON file")
     parser.add_argument("--view", choices=["single", "compound"], default="single", help="MAFW label view")
     parser.add_argument("--captions", action="store_true", help="MAFW: read the with_caption lists")
@@ -117,7 +116,7 @@ def inspect_split(listing: SplitListing, progress: bool = True) -> SplitReport:
 
 def _splits(source: DataSource, fold: int) -> dict[str, SplitListing]:
     """Listings per split: official train/test of the fold, or the JSON file(s)."""
-    if source.kind in OFFICIAL_KINDS:
+    if get_dataset_kind(source.kind).official_splits:
         return {split: read_source(source, split, fold) for split in ("train", "test")}
     root = Path(source.root)
     files = sorted(root.glob("*.json")) if root.is_dir() else [root]
@@ -160,6 +159,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     source = source_from_args(args)
+    official = get_dataset_kind(source.kind).official_splits
     try:
         reports = {
             split: inspect_split(listing, not args.json)
@@ -169,7 +169,7 @@ def main(argv: list[str]) -> int:
         print(f"ervlight data inspect: {error}", file=sys.stderr)
         return 2
     if args.json:
-        fold = args.fold if source.kind in OFFICIAL_KINDS else None
+        fold = args.fold if official else None
         out = {
             "dataset": args.dataset,
             "root": str(args.root),
@@ -183,6 +183,6 @@ def main(argv: list[str]) -> int:
             )
         )
     else:
-        fold_text = f" fold {args.fold}" if source.kind in OFFICIAL_KINDS else ""
+        fold_text = f" fold {args.fold}" if official else ""
         _print_text(f"{args.dataset}{fold_text} at {args.root}", reports)
     return 0

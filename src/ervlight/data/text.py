@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
@@ -35,7 +34,6 @@ __all__ = [
     "TextExample",
     "TextSource",
     "TextSourceConfig",
-    "build_text_dataset",
     "read_mafw_captions",
     "read_reasoning_json",
     "read_text_source",
@@ -50,37 +48,6 @@ _SOURCE_SPLITS: dict[str, dict[str, str | None]] = {
     "emer": {"train": "train", "val": None, "test": None, "predict": None},
     "mafw_captions": {"train": "train", "val": "test", "test": "test", "predict": "test"},
 }
-
-
-def build_text_dataset(
-    split: str,
-    path: str | Path,
-    source: TextSource = "corpus",
-    label_space: str = "goemotions",
-    soft: bool = False,
-    sentences: bool = False,
-    dataset: str = "mafw",
-    fold: int = 1,
-) -> TextDataset | None:
-    """The dataset of a DataModule split (``train``/``val``/``test``/``predict``), ``None`` if there is none.
-
-    The corpus serves its own ``train``/``val``/``test`` rows (``predict`` reads ``test``); MAFW captions serve
-    the fold's ``train`` list for training and its ``test`` list otherwise; EMER JSON serves training only.
-    ``sentences`` splits paragraphs with :func:`ervlight.parsing.split_sentences`.
-    """
-    if source not in _SOURCE_SPLITS:
-        raise ValueError(f"unknown text source {source!r}; expected one of {', '.join(_SOURCE_SPLITS)}")
-    if split not in _SOURCE_SPLITS[source]:
-        raise ValueError(f"unknown split {split!r}; expected train, val, test or predict")
-    source_split = _SOURCE_SPLITS[source][split]
-    if source_split is None:
-        return None
-    examples = read_text_source(path, source, label_space, source_split, soft, dataset, fold)
-    if sentences:
-        examples = split_examples(examples)
-    if not examples:
-        raise ValueError(f"{path}: no {source_split} texts with {label_space} labels")
-    return TextDataset(examples, label_space)
 
 
 @dataclass(frozen=True)
@@ -106,10 +73,29 @@ class TextSourceConfig:
     multi_label: bool | None = None
 
     def dataset_of(self, split: str, fold: int = 1) -> TextDataset | None:
-        """The dataset of a DataModule split (see :func:`build_text_dataset`)."""
-        return build_text_dataset(
-            split, self.path, self.source, self.label_space, self.soft, self.sentences, self.dataset, fold
+        """The dataset of a DataModule split (``train``/``val``/``test``/``predict``), ``None`` if there is none.
+
+        The corpus serves its own ``train``/``val``/``test`` rows (``predict`` reads ``test``); MAFW captions serve
+        the fold's ``train`` list for training and its ``test`` list otherwise; EMER JSON serves training only.
+        ``sentences`` splits paragraphs with :func:`ervlight.parsing.split_sentences`.
+        """
+        if self.source not in _SOURCE_SPLITS:
+            raise ValueError(
+                f"unknown text source {self.source!r}; expected one of {', '.join(_SOURCE_SPLITS)}"
+            )
+        if split not in _SOURCE_SPLITS[self.source]:
+            raise ValueError(f"unknown split {split!r}; expected train, val, test or predict")
+        source_split = _SOURCE_SPLITS[self.source][split]
+        if source_split is None:
+            return None
+        examples = read_text_source(
+            self.path, self.source, self.label_space, source_split, self.soft, self.dataset, fold
         )
+        if self.sentences:
+            examples = split_examples(examples)
+        if not examples:
+            raise ValueError(f"{self.path}: no {source_split} texts with {self.label_space} labels")
+        return TextDataset(examples, self.label_space)
 
     def collator(self) -> TextCollator:
         """The collate function of these texts."""

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ervlight.data.files import read_text
-from ervlight.data.mafw import find_mafw_split_file
+from ervlight.data.readers.mafw import find_mafw_split_file
+from ervlight.jsonl import read_jsonl
 from ervlight.labels import GOEMOTIONS, LabelSpace, get_label_space
 from ervlight.parsing import extract_answer, extract_think
 
@@ -100,17 +101,7 @@ def _corpus_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             for number, row in enumerate(csv.DictReader(handle), start=2):
                 yield f"{path}:{number}", _csv_record(row, f"{path}:{number}")
         return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not a JSON object ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            yield f"{path}:{number}", record
+    yield from read_jsonl(path)
 
 
 def _csv_record(row: dict[str, str | None], where: str) -> dict[str, Any]:
@@ -211,7 +202,7 @@ def read_mafw_captions(
     """English captions of a MAFW ``with_caption`` list (GBK, ``clip<TAB>label<TAB>zh<TAB>en``).
 
     ``path`` is the list file itself, or a MAFW root whose ``with_caption`` list of ``split``/``fold`` is found
-    as :func:`ervlight.data.mafw.find_mafw_split_file` finds it (single view; compound lists by file). Only the
+    as :func:`ervlight.data.readers.mafw.find_mafw_split_file` finds it (single view; compound lists by file). Only the
     text is read, so clips need not be present. Rows without an English caption (``-``) are skipped; compound
     labels (``anger_disgust``) are read in the compound space.
     """

@@ -9,18 +9,16 @@ policy inherits and the explanation reward removes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ervlight.data.r1omni import R1OMNI_QUESTION
+from ervlight.data.readers.r1omni import R1OMNI_QUESTION
+from ervlight.demo.plan import DatasetPlan
 from ervlight.demo.text import rationale
 from ervlight.demo.trees import clip_path
 from ervlight.labels import get_label_space
 from ervlight.parsing import format_target
-
-if TYPE_CHECKING:
-    from ervlight.demo.generate import DatasetPlan
 
 __all__ = ["EMER_FOLD", "EmerSubset", "build_emer"]
 

@@ -12,24 +12,22 @@ import multiprocessing
 import shutil
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from ervlight import __version__
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
 from ervlight.demo.emer import build_emer
 from ervlight.demo.face import render_face
 from ervlight.demo.manifest import README, build_manifest
-from ervlight.demo.spec import ClipSpec, sample_clip
+from ervlight.demo.plan import DATASETS, SIZES, DatasetPlan, DemoSize, plan
+from ervlight.demo.spec import ClipSpec
 from ervlight.demo.text import caption
-from ervlight.demo.trees import assign_folds, clip_path, write_dfew_splits, write_json, write_mafw_splits
+from ervlight.demo.trees import clip_path, write_dfew_splits, write_json, write_mafw_splits
 from ervlight.demo.verifier_corpus import build_verifier_corpus
 from ervlight.demo.voice import SAMPLE_RATE, synthesize_voice
-from ervlight.labels import get_label_space
 
 __all__ = [
     "DATASETS",
@@ -44,57 +42,8 @@ __all__ = [
 
 #: Version of the generator; bump it whenever the output for a seed changes.
 GENERATOR_VERSION = "1.1.0"
-DATASETS = ("dfew", "mafw")
 #: What :func:`generate_demo` writes under the output folder (and removes first with ``overwrite=True``).
 OUTPUTS = ("DFEW", "MAFW", "emer_coldstart.json", "verifier_corpus.jsonl", "manifest.json", "README.md")
-_MAFW_IDS = (19, 20099)  # the official single-set id range (non-contiguous ids drawn inside it)
-
-
-@dataclass(frozen=True)
-class DemoSize:
-    """How big a corpus is: clips per class per dataset, clip length, cold-start share, verifier split sizes."""
-
-    per_class: dict[str, int]
-    duration_s: tuple[float, float]
-    emer_fraction: float  # share of fold-1 train clips that get a cold-start rationale
-    verifier: dict[str, int]
-
-
-SIZES: dict[str, DemoSize] = {
-    "small": DemoSize({"dfew": 20, "mafw": 16}, (2.0, 3.0), 0.5, {"train": 2000, "val": 300, "test": 600}),
-    "medium": DemoSize(
-        {"dfew": 100, "mafw": 70}, (2.0, 4.0), 0.3, {"train": 8000, "val": 1000, "test": 2000}
-    ),
-}
-
-
-@dataclass(frozen=True)
-class DatasetPlan:
-    """The clips of one dataset: specs (ids ascending) and each clip's test fold."""
-
-    dataset: str
-    specs: list[ClipSpec]
-    folds: list[int]
-
-
-def plan(size: DemoSize, seed: int) -> dict[str, DatasetPlan]:
-    """Draw ids, labels, folds and clip specs of both datasets (cheap; no media)."""
-    plans = {}
-    for index, dataset in enumerate(DATASETS):
-        rng = np.random.default_rng([seed, 11, index])
-        space = get_label_space(dataset)
-        labels = [label for label in space.labels for _ in range(size.per_class[dataset])]
-        labels = [labels[int(i)] for i in rng.permutation(len(labels))]
-        if dataset == "dfew":
-            numbers = np.arange(1, len(labels) + 1)
-        else:
-            numbers = np.sort(rng.choice(np.arange(*_MAFW_IDS), size=len(labels), replace=False))
-        ids = [f"{int(n):05d}" for n in numbers]
-        specs = [
-            sample_clip(dataset, i, lab, seed, size.duration_s) for i, lab in zip(ids, labels, strict=True)
-        ]
-        plans[dataset] = DatasetPlan(dataset, specs, assign_folds(labels, space.labels, rng))
-    return plans
 
 
 def render_clip(task: tuple[ClipSpec, str]) -> str:

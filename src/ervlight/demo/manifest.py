@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ervlight.demo.emer import EMER_FOLD, EmerSubset
+from ervlight.demo.plan import DatasetPlan
 from ervlight.demo.trees import NUM_FOLDS
 from ervlight.labels import get_label_space
-
-if TYPE_CHECKING:
-    from ervlight.demo.generate import DatasetPlan
 
 __all__ = ["README", "build_manifest"]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from ervlight.jsonl import read_jsonl
 from ervlight.labels import get_label_space
 
 __all__ = ["PredictionRecord", "PredictionWriter", "read_predictions", "write_predictions"]
@@ -50,11 +51,8 @@ def write_predictions(records: Iterable[PredictionRecord], path: str | Path) -> 
     return path
 
 
-def _record(row: Any, path: Path, line: int) -> PredictionRecord:
-    """Validate one parsed JSON line; ``ValueError`` naming the file and line on a bad row."""
-    where = f"{path}:{line}"
-    if not isinstance(row, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+def _record(row: dict[str, Any], where: str) -> PredictionRecord:
+    """Validate one JSON line's object; ``ValueError`` naming the file and line (``where``) on a bad row."""
     missing = [key for key in ("clip_id", "dataset", "gold", "completion") if key not in row]
     if missing:
         raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")
@@ -77,15 +75,7 @@ def read_predictions(paths: Sequence[str | Path]) -> list[PredictionRecord]:
         path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"predictions file {path} does not exist")
-        with path.open(encoding="utf-8") as handle:
-            for line, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}:{line}: not JSON ({error.msg})") from error
-                records.append(_record(row, path, line))
+        records.extend(_record(row, where) for where, row in read_jsonl(path))
     if not records:
         raise ValueError(f"no predictions in {', '.join(str(p) for p in paths)}")
     return records

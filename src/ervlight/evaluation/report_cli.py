@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sentence-verifier", default=None,
                         help="verifier folder for the per-sentence labels of predictions.csv (default: the first "
                         "judge's verifier)")  # fmt: skip
+    parser.add_argument("--ratings", nargs="+", default=[], metavar="FILE",
+                        help="human ratings (ratings.jsonl of `ervlight rate`): adds human EEA/EPC/FCR, inter-rater "
+                        "agreement and each judge's agreement with the human majority")  # fmt: skip
     parser.add_argument("--no-tensorboard", action="store_true", help="do not write tensorboard/")
     parser.add_argument("--compare", nargs="+", default=[], metavar="FOLDER",
                         help="print a comparison table of report folders (NAME=FOLDER to rename) and exit")  # fmt: skip
@@ -86,13 +89,15 @@ def main(argv: list[str]) -> int:
             parser.error("--predictions, --judge and --out are needed (or --compare)")
         from ervlight.evaluation.predictions import read_predictions
         from ervlight.evaluation.report import build_report, comparison_table
+        from ervlight.rating.store import read_ratings
         from ervlight.verifier.scorer import VerifierScorer
 
         records = read_predictions(args.predictions)
         judges = [load_judge(spec) for spec in args.judge]
         sentence = VerifierScorer.from_pretrained(args.sentence_verifier) if args.sentence_verifier else None
+        ratings = read_ratings(args.ratings) if args.ratings else None
         report = build_report(records, judges, args.out, args.name or Path(args.out).name, sentence,
-                              tensorboard=not args.no_tensorboard)  # fmt: skip
+                              tensorboard=not args.no_tensorboard, ratings=ratings)  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         print(f"ervlight report: {error}", file=sys.stderr)
         return 2

@@ -14,9 +14,10 @@ from ervlight.evaluation.plots import bar_chart, heatmap, image_array
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.labels import get_label_space
 from ervlight.parsing import parse_completion
+from ervlight.rating.human import human_figure, human_markdown
 
 if TYPE_CHECKING:
-    from ervlight.evaluation.report import Report
+    from ervlight.evaluation.report_results import Report
 
 __all__ = ["SCALARS", "format_value", "write_csv", "write_figures", "write_markdown", "write_tensorboard"]
 
@@ -69,6 +70,8 @@ def write_figures(report: Report, folder: Path) -> dict[str, Image.Image]:
     figures["explanation_agreement"] = bar_chart(
         [g.key for g in report.groups], series, f"{report.name}: explanation agreement ({report.judge})"
     )
+    if report.human is not None:
+        figures["human_agreement"] = human_figure(report.human, report.name)
     for stem, image in figures.items():
         image.save(folder / f"{stem}.png")
     return figures
@@ -124,6 +127,8 @@ def write_markdown(report: Report, folder: Path, figures: dict[str, Image.Image]
                 f"| {row['dataset']} | {' vs '.join(row['judges'])} | {kappa} | {observed} | "
                 f"{row['num_compared']}/{row['num_items']} | {row['unjudged'][0]} / {row['unjudged'][1]} |"
             )
+    if report.human is not None:
+        lines += human_markdown(report.human)
     lines += ["", "## Figures", ""] + [f"![{stem}]({stem}.png)" for stem in figures]
     lines += ["", "Rationales for human raters: `predictions.csv` (fill the `rater_score` column).", ""]
     path = folder / "report.md"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ervlight.data.decoding import ClipDecoder
+from ervlight.data.clip_decoder import ClipDecoder
 from ervlight.data.errors import (
     CorruptMediaError,
     EmptyMediaError,

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Literal
 
 from ervlight.data.errors import DatasetLayoutError
-from ervlight.data.files import find_dirs, read_text
+from ervlight.data.files import check_official_split, find_dirs, find_media_dir, read_text
 from ervlight.data.records import ClipRecord, InvalidRow, MissingClip, SplitListing
+from ervlight.data.registry import DatasetKind, register_dataset
+from ervlight.data.sources import DataSource
 from ervlight.labels import DFEW
 
-__all__ = ["DFEW_MEDIA_DIRS", "DfewMedia", "find_dfew_split_file", "read_dfew"]
+__all__ = ["DFEW_MEDIA_DIRS", "DfewMedia", "find_dfew_split_file", "read_dfew", "read_dfew_source"]
 
 DfewMedia = Literal["video", "frames", "frames_16f"]
 #: Folder names (under ``Clip/`` or the root) of each media layout, first match wins.
@@ -39,10 +41,7 @@ _SPLIT_DIR = re.compile(r"^(train|test)(?:[ _(-]*single[-_ ]?label{1,2}ed\)?)?$"
 
 def find_dfew_split_file(root: Path, split: str, fold: int) -> Path:
     """The ``set_<fold>.csv`` of ``split`` (``train``/``test``) under a DFEW root; ``DatasetLayoutError`` if none."""
-    if split not in ("train", "test"):
-        raise ValueError(f"DFEW splits are 'train' and 'test', got {split!r}")
-    if not 1 <= fold <= 5:
-        raise ValueError(f"DFEW folds are 1..5, got {fold}")
+    check_official_split("DFEW", split, fold)
     file_pattern = re.compile(rf"^set[ _-]?0?{fold}\.csv$", re.IGNORECASE)
     for folder in find_dirs(root, _SPLIT_DIR):
         match = _SPLIT_DIR.match(folder.name)
@@ -56,18 +55,6 @@ def find_dfew_split_file(root: Path, split: str, fold: int) -> Path:
         f"no DFEW {split} split file for fold {fold} (looked for a folder named like "
         f"'EmoLabel_DataSplit/{split}(single-labeled)' holding 'set_{fold}.csv')",
     )
-
-
-def _media_dir(root: Path, media: DfewMedia, split_file: Path | None = None) -> Path | None:
-    """The folder of a media layout (under ``Clip/`` or the root, or next to the split folders' parent)."""
-    roots = [root] + (
-        [split_file.parents[2]] if split_file is not None and len(split_file.parents) > 2 else []
-    )
-    for base in [folder for r in roots for folder in (r / "Clip", r)]:
-        for name in DFEW_MEDIA_DIRS[media]:
-            if (base / name).is_dir():
-                return base / name
-    return None
 
 
 def _rows(path: Path) -> tuple[list[tuple[int, list[str]]], str | None]:
@@ -99,8 +86,9 @@ def read_dfew(
     rows, warning = _rows(path)
     if warning:
         listing.warnings.append(warning)
-    videos = _media_dir(root, "video", path)
-    frames = _media_dir(root, media, path) if media != "video" else None
+    # media folders: under Clip/ or the root, or next to the split folders' parent (the split file's 2nd parent)
+    videos = find_media_dir(root, DFEW_MEDIA_DIRS["video"], "Clip", path, 2)
+    frames = find_media_dir(root, DFEW_MEDIA_DIRS[media], "Clip", path, 2) if media != "video" else None
     for line, cells in rows:
         source = f"{path}:{line}"
         if len(cells) < 2 or not cells[0].isdigit():
@@ -147,3 +135,20 @@ def _label(cell: str) -> str | None:
         except KeyError:
             return None
     return DFEW.normalize(cell)
+
+
+def read_dfew_source(source: DataSource, split: str | None, fold: int) -> SplitListing:
+    """The registry's reader of ``kind: dfew`` (``split`` defaults to ``train``)."""
+    return read_dfew(source.root, split or "train", fold, source.media)  # type: ignore[arg-type]
+
+
+register_dataset(
+    DatasetKind(
+        "dfew",
+        read_dfew_source,
+        (str(DFEW.name),),
+        tuple(DFEW_MEDIA_DIRS),
+        official_splits=True,
+        title="DFEW",
+    )
+)

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Literal
 
 from ervlight.data.errors import DatasetLayoutError
-from ervlight.data.files import find_dirs, read_text
+from ervlight.data.files import check_official_split, find_dirs, find_media_dir, read_text
 from ervlight.data.records import ClipRecord, InvalidRow, MissingClip, SplitListing
+from ervlight.data.registry import DatasetKind, register_dataset
+from ervlight.data.sources import DataSource
 from ervlight.labels import MAFW, MAFW_COMPOUND, LabelSpace
 
-__all__ = ["MafwMedia", "MafwView", "find_mafw_split_file", "read_mafw"]
+__all__ = ["MafwMedia", "MafwView", "find_mafw_split_file", "read_mafw", "read_mafw_source"]
 
 MafwView = Literal["single", "compound"]
 MafwMedia = Literal["video", "frames", "faces"]
@@ -47,10 +49,7 @@ def find_mafw_split_file(
     root: Path, split: str, fold: int, view: MafwView = "single", captions: bool = False
 ) -> Path:
     """The ``set_<fold>/<split>.txt`` list of a MAFW view; ``DatasetLayoutError`` if the tree has none."""
-    if split not in ("train", "test"):
-        raise ValueError(f"MAFW splits are 'train' and 'test', got {split!r}")
-    if not 1 <= fold <= 5:
-        raise ValueError(f"MAFW folds are 1..5, got {fold}")
+    check_official_split("MAFW", split, fold)
     set_pattern = re.compile(rf"^set[ _-]?0?{fold}$", re.IGNORECASE)
     for view_dir in find_dirs(root, _VIEW_DIR):
         if view_dir.name.lower() != view:
@@ -67,18 +66,6 @@ def find_mafw_split_file(
         f"no MAFW {view}/{kind} {split} list for fold {fold} (looked for a folder such as 'Train & Test Set' "
         f"holding '{view}/{kind}/set_{fold}/{split}.txt')",
     )
-
-
-def _media_dir(root: Path, media: MafwMedia, split_file: Path | None = None) -> Path | None:
-    """``data/<clips|frames|faces>`` under the root (or the split folder's parent); ``None`` when absent."""
-    roots = [root] + (
-        [split_file.parents[4]] if split_file is not None and len(split_file.parents) > 4 else []
-    )
-    for base in [folder for r in roots for folder in (r / "data", r)]:
-        for name in _MEDIA_DIRS[media]:
-            if (base / name).is_dir():
-                return base / name
-    return None
 
 
 def _parse(line: str, captions: bool) -> tuple[str, str, str | None] | None:
@@ -108,7 +95,9 @@ def read_mafw(
     text, warning = read_text(path, ("gbk", "gb18030", "utf-8-sig") if captions else ("utf-8-sig", "gb18030"))
     if warning:
         listing.warnings.append(warning)
-    clips, frames = _media_dir(root, "video", path), _media_dir(root, media, path)
+    # data/<clips|frames|faces> under the root, or under the split folder's parent (the list's 4th parent)
+    clips = find_media_dir(root, _MEDIA_DIRS["video"], "data", path, 4)
+    frames = find_media_dir(root, _MEDIA_DIRS[media], "data", path, 4)
     wavs = (clips.parent if clips is not None else root / "data") / "audio_16k"
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -149,3 +138,20 @@ def read_mafw(
             )
         )
     return listing
+
+
+def read_mafw_source(source: DataSource, split: str | None, fold: int) -> SplitListing:
+    """The registry's reader of ``kind: mafw`` (``split`` defaults to ``train``)."""
+    return read_mafw(source.root, split or "train", fold, source.view, source.captions, source.media)  # type: ignore[arg-type]
+
+
+register_dataset(
+    DatasetKind(
+        "mafw",
+        read_mafw_source,
+        (str(MAFW.name), str(MAFW_COMPOUND.name)),
+        tuple(_MEDIA_DIRS),
+        official_splits=True,
+        title="MAFW",
+    )
+)

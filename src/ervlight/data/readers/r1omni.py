@@ -20,10 +20,19 @@ from typing import Any
 
 from ervlight.data.errors import DatasetFormatError
 from ervlight.data.records import ClipRecord, InvalidRow, MissingClip, SplitListing
+from ervlight.data.registry import DatasetKind, register_dataset
+from ervlight.data.sources import DataSource
 from ervlight.labels import get_label_space
 from ervlight.parsing import extract_answer
 
-__all__ = ["R1OMNI_QUESTION", "dataset_of_path", "read_r1omni", "write_r1omni"]
+__all__ = [
+    "R1OMNI_QUESTION",
+    "dataset_of_path",
+    "read_emer_source",
+    "read_r1omni",
+    "read_r1omni_source",
+    "write_r1omni",
+]
 
 #: The fixed human turn of the R1-Omni training files.
 R1OMNI_QUESTION = (
@@ -166,3 +175,25 @@ def write_r1omni(
     partial.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(partial, path)
     return len(out), skipped
+
+
+def read_r1omni_source(source: DataSource, split: str | None, fold: int) -> SplitListing:
+    """The registry's reader of ``kind: r1omni`` (``split`` names the records, default the file's stem)."""
+    return read_r1omni(source.root, source.media_root, split)
+
+
+def read_emer_source(source: DataSource, split: str | None, fold: int) -> SplitListing:
+    """The registry's reader of ``kind: emer``: R1-Omni JSON whose records must carry reasoning targets."""
+    listing = read_r1omni_source(source, split, fold)
+    listing.invalid.extend(
+        InvalidRow(r.source, "EMER record without a '<think>…</think><answer>…</answer>' target")
+        for r in listing.records
+        if not r.target
+    )
+    listing.records = [r for r in listing.records if r.target]
+    return listing
+
+
+_JSON_SPACES = ("dfew", "mafw", "mafw_compound")
+register_dataset(DatasetKind("r1omni", read_r1omni_source, _JSON_SPACES, title="R1-Omni"))
+register_dataset(DatasetKind("emer", read_emer_source, _JSON_SPACES, title="EMER"))

@@ -10,7 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from ervlight.data.encoding import write_mp4
+from ervlight.data.mp4_writer import write_mp4
+from mini_trees import tone
 
 
 def _frames(t: int = 10, h: int = 48, w: int = 64) -> np.ndarray:
@@ -18,13 +19,8 @@ def _frames(t: int = 10, h: int = 48, w: int = 64) -> np.ndarray:
     return rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8)
 
 
-def _tone(seconds: float, rate: int = 16000, channels: int = 1) -> np.ndarray:
-    x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate).astype(np.float32)
-    return x if channels == 1 else np.stack([x, -x])
-
-
 def test_writes_h264_and_aac_streams(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "sub" / "clip.mp4", _frames(50), 25, _tone(2.0), 16000)
+    path = write_mp4(tmp_path / "sub" / "clip.mp4", _frames(50), 25, tone(2.0, 16000), 16000)
     with av.open(str(path)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
@@ -37,7 +33,7 @@ def test_writes_h264_and_aac_streams(tmp_path: Path) -> None:
 
 
 def test_stereo_audio_and_fractional_fps(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "s.mp4", _frames(12), Fraction(30000, 1001), _tone(0.5, 44100, 2), 44100)
+    path = write_mp4(tmp_path / "s.mp4", _frames(12), Fraction(30000, 1001), tone(0.5, 44100, 2), 44100)
     with av.open(str(path)) as container:
         assert container.streams.video[0].average_rate == Fraction(30000, 1001)
         assert container.streams.audio[0].codec_context.channels == 2
@@ -51,7 +47,7 @@ def test_clip_without_audio_has_no_audio_track(tmp_path: Path) -> None:
 
 
 def test_same_inputs_give_identical_files(tmp_path: Path) -> None:
-    frames, audio = _frames(20), _tone(1.0)
+    frames, audio = _frames(20), tone(1.0, 16000)
     digests = {
         hashlib.sha256(write_mp4(tmp_path / f"{i}.mp4", frames, 25, audio).read_bytes()).hexdigest()
         for i in range(2)

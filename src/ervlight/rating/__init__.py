@@ -1,0 +1,1 @@
+"""Human evaluation of rationales: the ``ervlight rate`` page, its ratings file and the agreement statistics."""
