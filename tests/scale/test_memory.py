@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    Qwen2_5OmniThinkerConfig,
+    Qwen2_5OmniThinkerForConditionalGeneration,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from ervlight.policy import CausalLMPolicy, FinetuneConfig, tiny_qwen2, train_bpe_tokenizer
+from ervlight.policy.finetune import freeze_modules, wrap_lora
 from ervlight.scale.memory import (
     Setup,
     Workload,
@@ -17,6 +23,7 @@ from ervlight.scale.memory import (
     stack_activation_bytes,
 )
 from ervlight.scale.models import DecoderShape, hf_spec
+from scale.omni_full import THINKER
 
 TEXTS = ["<think>The face is sad.</think>\n<answer>sad</answer>"] * 5
 
@@ -109,3 +116,29 @@ def test_activation_formula_within_one_percent(autocast: bool, checkpointing: bo
     if checkpointing:  # what stays saved is each layer's input; one layer's recompute is transient
         planned -= activation_bytes_per_token(shape, 4, autocast) * 2 * 48
     assert abs(planned - measured) / measured < 0.01, (planned, measured)
+
+
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_thinker_counts_equal_a_real_thinker_after_one_step(tmp_path: Path, mode: str) -> None:
+    config = Qwen2_5OmniThinkerConfig(**THINKER)
+    torch.manual_seed(0)
+    Qwen2_5OmniThinkerForConditionalGeneration(config).save_pretrained(tmp_path / "thinker")
+    finetune = FinetuneConfig(mode=mode, freeze=["audio_encoder"])  # type: ignore[arg-type]
+    spec = hf_spec(tmp_path / "thinker", None, finetune)
+
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tmp_path / "thinker")
+    model = wrap_lora(thinker, finetune) if mode == "lora" else thinker
+    freeze_modules({"audio_encoder": thinker.model.audio_tower}, ["audio_encoder"])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-3)
+    ids = torch.randint(10, 300, (2, 6))
+    unused = sum(p.sum() for p in trainable) * 0.0  # text only: the towers get (zero) gradients too
+    (model(input_ids=ids).logits.square().mean() + unused).backward()
+    optimizer.step()
+    states = [t for state in optimizer.state.values() for t in state.values()]
+    plan = plan_memory(spec, Setup(4, False, 2, False), _work(), "ddp", 1)
+    assert spec.total == sum(p.numel() for p in model.parameters())
+    assert plan.weights == _tensor_bytes(list(model.parameters()))
+    assert plan.gradients == _tensor_bytes([p.grad for p in trainable if p.grad is not None])
+    assert plan.optimizer == _tensor_bytes(states)
+    assert spec.vision_trainable == (mode == "full")

@@ -113,7 +113,7 @@ KNOWN_MODELS: dict[str, KnownModel] = {
                 "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
             },
         },
-        "thinker_config of Qwen/Qwen2.5-Omni-3B's config.json (Hugging Face hub)",
+        "thinker_config of Qwen/Qwen2.5-Omni-3B's config.json (Hugging Face hub; untied LM head assumed)",
     ),
     "qwen2-0.5b": KnownModel(
         "causal_lm",
