@@ -93,3 +93,19 @@ def test_bad_configs_exit_2_with_one_line(
     assert err.count("\n") == 1
     assert err.startswith(f"ervlight plan: {path}: ")
     assert message in err
+
+
+def test_the_7b_parity_preset_needs_sharding_on_8_gpus_of_80_gib(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", "configs/grpo/erv_parity.yaml", "--model", "qwen2.5-omni-7b"]) == 0
+    out = capsys.readouterr().out
+    assert "  8,931,813,888 parameters, 8,292,166,656 trainable (full; frozen: audio_encoder)" in out
+    fits = next(line for line in out.splitlines() if line.startswith("fits "))
+    assert fits.split() == [
+        "fits",
+        "no",
+        "no",
+        "yes",
+        "yes",
+    ]  # ddp, deepspeed_stage_2, fsdp, deepspeed_stage_3
+    assert out.rstrip().splitlines()[-2].startswith("does not fit: ddp needs 204.")
+    assert out.rstrip().splitlines()[-1].startswith("switch strategy to fsdp: peak 52.")

@@ -18,7 +18,9 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 def _parser() -> argparse.ArgumentParser:
     """The command's arguments."""
-    parser = argparse.ArgumentParser(prog="ervlight export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ervlight export", description="write a saved policy as a folder transformers loads on its own"
+    )
     commands = parser.add_subparsers(dest="kind", required=True)
     merged = commands.add_parser("merged", help="LoRA merged into its base: one plain HF folder")
     merged.add_argument("--policy", required=True, type=Path, help="a saved policy folder (adapter/ or lm/)")

@@ -149,7 +149,10 @@ def describe(run: RunConfig, path: Path, gpu_memory: float, headroom: float) -> 
 
 def _parser() -> argparse.ArgumentParser:
     """The command's arguments."""
-    parser = argparse.ArgumentParser(prog="ervlight plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ervlight plan",
+        description="per-GPU memory of a training config on N GPUs, and the strategy that fits",
+    )
     parser.add_argument("--config", required=True, type=Path, help="a fit config (GRPO or SFT)")
     parser.add_argument("--gpus", type=int, default=None, help="devices (default: trainer.devices)")
     parser.add_argument("--gpu-memory", type=float, default=80.0, help="GiB per GPU (default 80)")
