@@ -77,42 +77,37 @@ class KnownModel:
     source: str
 
 
+def _omni_thinker(
+    vocab: int, hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int
+) -> dict[str, Any]:
+    """A Qwen2.5-Omni thinker config: the shared towers projecting to ``hidden``, and the text decoder's sizes."""
+    text = {
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": intermediate,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "tie_word_embeddings": False,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+    }
+    return {
+        "vision_config": _OMNI_VISION | {"out_hidden_size": hidden},
+        "audio_config": _OMNI_AUDIO | {"output_dim": hidden},
+        "text_config": text,
+    }
+
+
 #: Built-in architectures for configs whose model folder is not on this machine (``ervlight plan --model NAME``).
 KNOWN_MODELS: dict[str, KnownModel] = {
     "qwen2.5-omni-7b": KnownModel(
         "qwen_omni_thinker",
-        {
-            "vision_config": _OMNI_VISION | {"out_hidden_size": 3584},
-            "audio_config": _OMNI_AUDIO | {"output_dim": 3584},
-            "text_config": {
-                "vocab_size": 152064,
-                "hidden_size": 3584,
-                "intermediate_size": 18944,
-                "num_hidden_layers": 28,
-                "num_attention_heads": 28,
-                "num_key_value_heads": 4,
-                "tie_word_embeddings": False,
-                "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
-            },
-        },
+        _omni_thinker(152064, 3584, 18944, 28, 28, 4),
         "thinker_config of Qwen/Qwen2.5-Omni-7B's config.json (Hugging Face hub)",
     ),
     "qwen2.5-omni-3b": KnownModel(
         "qwen_omni_thinker",
-        {
-            "vision_config": _OMNI_VISION | {"out_hidden_size": 2048},
-            "audio_config": _OMNI_AUDIO | {"output_dim": 2048},
-            "text_config": {
-                "vocab_size": 151936,
-                "hidden_size": 2048,
-                "intermediate_size": 11008,
-                "num_hidden_layers": 36,
-                "num_attention_heads": 16,
-                "num_key_value_heads": 2,
-                "tie_word_embeddings": False,
-                "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
-            },
-        },
+        _omni_thinker(151936, 2048, 11008, 36, 16, 2),
         "thinker_config of Qwen/Qwen2.5-Omni-3B's config.json (Hugging Face hub; untied LM head assumed)",
     ),
     "qwen2-0.5b": KnownModel(
