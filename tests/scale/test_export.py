@@ -14,6 +14,7 @@ from transformers import (
 )
 
 from ervlight.policy import CausalLMPolicy, FinetuneConfig, tiny_qwen2, train_bpe_tokenizer
+from ervlight.policy.finetune import wrap_lora
 from ervlight.scale.export_cli import main
 from scale.omni_full import TALKER, THINKER, TOKEN2WAV
 
@@ -102,3 +103,28 @@ def test_thinker_export_is_the_original_omni_with_the_trained_thinker(tmp_path: 
         assert torch.equal(loaded.thinker(input_ids=ids).logits, thinker.eval()(input_ids=ids).logits)
         assert not torch.equal(fresh.thinker(input_ids=ids).logits, loaded.thinker(input_ids=ids).logits)
     assert loaded.speaker_map == {"Chelsie": {"bos_token": 1}}
+
+
+def test_thinker_lora_export_merges_into_the_originals_thinker(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    original = Qwen2_5OmniForConditionalGeneration(
+        Qwen2_5OmniConfig(thinker_config=THINKER, talker_config=TALKER, token2wav_config=TOKEN2WAV)
+    )
+    original.save_pretrained(tmp_path / "original")
+    torch.save({"Chelsie": {"bos_token": 1}}, tmp_path / "original" / "spk_dict.pt")
+    wrapped = wrap_lora(original.thinker, FinetuneConfig(mode="lora"))
+    with torch.no_grad():  # a trained adapter: B is no longer zero
+        for name, parameter in wrapped.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0.0, 0.1)
+    wrapped.save_pretrained(
+        str(tmp_path / "policy" / "adapter")
+    )  # QwenOmniThinker.save_pretrained's adapter/
+    argv = ["omni", "--policy", str(tmp_path / "policy"), "--original", str(tmp_path / "original")]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    loaded = Qwen2_5OmniForConditionalGeneration.from_pretrained(tmp_path / "out").eval()
+    assert not any("lora" in key for key in loaded.state_dict())
+    ids = torch.randint(10, 300, (2, 9), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = wrapped.eval()(input_ids=ids).logits
+        torch.testing.assert_close(loaded.thinker(input_ids=ids).logits, expected, rtol=0, atol=1e-5)

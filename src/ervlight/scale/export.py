@@ -88,11 +88,26 @@ def _copy_other_files(original: Path, out: Path) -> None:
             shutil.copy2(item, out / item.name)
 
 
-def export_omni(policy: Path, original: Path, out: Path, dtype: torch.dtype | None = None) -> Path:
-    """Write ``out``: the original Qwen2.5-Omni folder with its thinker replaced by the policy's (LoRA merged).
+def _replace_thinker(
+    full: Qwen2_5OmniForConditionalGeneration, trained: PreTrainedModel, original: Path
+) -> None:
+    """Load the trained thinker's weights into the full model's thinker (every tensor must match)."""
+    if not isinstance(trained, Qwen2_5OmniThinkerForConditionalGeneration):
+        raise ValueError("the policy does not hold a Qwen2.5-Omni thinker")
+    result = full.thinker.load_state_dict(trained.state_dict(), strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"the policy's thinker does not match {original}: missing {result.missing_keys[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}"
+        )
 
-    transformers loads and saves the full model, so its own checkpoint naming applies; ``dtype`` is the saved dtype
-    (default: the original's).
+
+def export_omni(policy: Path, original: Path, out: Path, dtype: torch.dtype | None = None) -> Path:
+    """Write ``out``: the original Qwen2.5-Omni folder with its thinker replaced by the policy's.
+
+    A policy of LoRA adapters (``adapter/``) is merged into the original's own thinker; a full one (``lm/``) replaces
+    it tensor by tensor. transformers loads and saves the full model, so its own checkpoint naming applies;
+    ``dtype`` is the saved dtype (default: the original's).
     """
     config = json.loads((original / "config.json").read_text())
     if config.get("model_type") != "qwen2_5_omni":
@@ -100,15 +115,10 @@ def export_omni(policy: Path, original: Path, out: Path, dtype: torch.dtype | No
             f"{original / 'config.json'} is not a full Qwen2.5-Omni checkpoint (model_type qwen2_5_omni)"
         )
     full = Qwen2_5OmniForConditionalGeneration.from_pretrained(original, dtype=dtype or "auto")
-    trained = load_policy_lm(policy, None, next(full.thinker.parameters()).dtype)
-    if not isinstance(trained, Qwen2_5OmniThinkerForConditionalGeneration):
-        raise ValueError(f"{policy} does not hold a Qwen2.5-Omni thinker")
-    result = full.thinker.load_state_dict(trained.state_dict(), strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"the policy's thinker does not match {original}: missing {result.missing_keys[:3]}, "
-            f"unexpected {result.unexpected_keys[:3]}"
-        )
+    if (policy / "adapter" / "adapter_config.json").is_file():  # LoRA on the original's own thinker
+        full.thinker = PeftModel.from_pretrained(full.thinker, policy / "adapter").merge_and_unload()
+    else:
+        _replace_thinker(full, load_policy_lm(policy, None, next(full.thinker.parameters()).dtype), original)
     out.mkdir(parents=True, exist_ok=True)
     full.save_pretrained(out)
     _copy_other_files(original, out)
