@@ -32,9 +32,12 @@ __all__ = [
     "DecoderShape",
     "KnownModel",
     "ModelSpec",
+    "apply_finetune",
     "build_meta_model",
     "decoder_shape",
+    "hf_spec",
     "known_model",
+    "load_meta_model",
     "spec_from_module",
 ]
 

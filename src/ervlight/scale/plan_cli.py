@@ -22,6 +22,10 @@ __all__ = ["describe", "main", "recommend", "table"]
 
 GIB = 1024**3
 _MAX_GPUS = 512
+_SHARDED_NOTE = (
+    "note: sharded figures assume one FSDP unit per decoder/vision layer "
+    "and the reference sharded like the policy"
+)
 _ROWS: tuple[tuple[str, Callable[[MemoryPlan], int]], ...] = (
     ("weights", lambda p: p.weights),
     ("gradients", lambda p: p.gradients),
@@ -82,7 +86,8 @@ def recommend(run: RunConfig, usable: int, lora_run: Callable[[], RunConfig] | N
     lines = [f"does not fit: {run.strategy} needs {configured.peak / GIB:.1f} GiB per GPU"]
     best = _first_fit(current, usable)
     if best is not None:
-        return [*lines, f"switch strategy to {best.strategy}: peak {best.peak / GIB:.1f} GiB per GPU"]
+        lines.append(f"switch strategy to {best.strategy}: peak {best.peak / GIB:.1f} GiB per GPU")
+        return lines + ([_SHARDED_NOTE] if best.strategy in ("fsdp", "deepspeed_stage_3") else [])
     lines.append("no strategy fits as configured; changes, applied one after another:")
     step = run
     changes: list[tuple[str, Callable[[RunConfig], RunConfig]]] = [
