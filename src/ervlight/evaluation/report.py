@@ -196,11 +196,13 @@ def build_report(
     name: str = "run",
     sentence_verifier: SentenceVerifier | None = None,
     tensorboard: bool = True,
+    figure_formats: Sequence[str] = (),
 ) -> Report:
     """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
 
     ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
-    ``predictions.csv`` (default: the verifier of the first judge, when it has one).
+    ``predictions.csv`` (default: the verifier of the first judge, when it has one). Figures are written as PNG
+    plus ``figure_formats`` (``pdf``, ``svg``).
     """
     if not judges:
         raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
@@ -234,9 +236,9 @@ def build_report(
     verifier = sentence_verifier or getattr(judges[0], "verifier", None)
     per_sentence = sentence_labels(rationales, verifier) if verifier is not None else [""] * len(records)
     (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    figures = write_figures(report, folder)
+    figures = write_figures(report, folder, figure_formats)
     write_markdown(report, folder, figures)
-    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv")
+    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv", judges)
     if tensorboard:
         write_tensorboard(report, folder, figures)
     return report
