@@ -19,7 +19,9 @@ def _ticks(labels: list) -> list[str]:
 
 
 def test_heatmap_plots_row_shares_and_annotates_counts() -> None:
-    figure = heatmap([[3, 1, 0], [0, 0, 0]], ["happy", "sad"], ["happy", "sad", "unparseable"], "toy confusion")
+    figure = heatmap(
+        [[3, 1, 0], [0, 0, 0]], ["happy", "sad"], ["happy", "sad", "unparseable"], "toy confusion"
+    )
     axes = figure.axes[0]
     shares = np.asarray(axes.images[0].get_array())
     np.testing.assert_allclose(shares, [[0.75, 0.25, 0.0], [0.0, 0.0, 0.0]])  # an empty row stays 0, no nan
