@@ -394,3 +394,23 @@ def test_without_the_sdk_one_line_names_the_extra(monkeypatch: pytest.MonkeyPatc
         LLMJudgeError, match=r"^LLMJudge needs the openai SDK: pip install 'ervlight\[judge\]'$"
     ):
         LLMJudge("http://127.0.0.1:1/v1", "m")
+
+
+def test_predictions_csv_says_failed_or_out_of_list(serve, tmp_path: Path) -> None:
+    import csv
+
+    from ervlight.evaluation.predictions import PredictionRecord
+    from ervlight.evaluation.report import build_report
+
+    server = serve({"fine": ["ok:sad"], "odd": ["ok:purple"], "down": ["status:503"]})
+    judge = make_judge(server, tmp_path / "cache", max_retries=0)
+    records = [
+        PredictionRecord(clip, "dfew", 1, "sad", f"<think>{rationale}</think><answer>sad</answer>")
+        for clip, rationale in (("a", "fine"), ("b", "odd"), ("c", "down"))
+    ]
+    records.append(PredictionRecord("d", "dfew", 1, "sad", "no tags at all"))
+    out = tmp_path / "report"
+    build_report(records, [judge], out, name="toy", tensorboard=False)
+    with (out / "predictions.csv").open(newline="") as handle:
+        cells = [row["judge:llm:judge-mini"] for row in csv.DictReader(handle)]
+    assert cells == ["sad", "out_of_list", "failed", ""]  # "d" has no rationale: nothing to judge
