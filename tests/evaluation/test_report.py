@@ -228,3 +228,16 @@ def test_report_figures_plot_the_report_numbers_in_each_format(tmp_path: Path) -
     (events,) = (out / "tensorboard").glob("events.out.tfevents.*")
     tags = EventAccumulator(str(events)).Reload().Tags()["images"]
     assert sorted(tags) == sorted(f"toy/{stem}" for stem in figures)
+
+
+def test_report_command_figure_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    path = write_predictions(records(), tmp_path / "predictions.jsonl")
+    monkeypatch.setattr(report_cli, "load_judge", lambda spec: KeywordJudge(spec))
+    out = tmp_path / "report"
+    argv = ["--predictions", str(path), "--judge", "kw", "--out", str(out), "--no-tensorboard"]
+    assert report_cli.main([*argv, "--figure-format", "png", "svg"]) == 0
+    assert sorted(p.suffix for p in out.glob("explanation_agreement.*")) == [".png", ".svg"]
+    with pytest.raises(SystemExit) as error:
+        report_cli.main([*argv, "--figure-format", "jpg"])
+    assert error.value.code == 2
+    assert "argument --figure-format: invalid choice: 'jpg'" in capsys.readouterr().err
