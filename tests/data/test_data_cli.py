@@ -51,7 +51,7 @@ def test_inspect_mafw_unreadable_and_no_audio(
         capsys, "--dataset", "mafw", "--root", str(root), "--view", "compound", "--fold", "3"
     )
     test = report["splits"]["test"]
-    assert (test["clips"], test["readable"]) == (1, 1)
+    assert (test["clips"], test["readable"]) == (2, 1)  # listed = readable + missing + unreadable
     assert [m["id"] for m in test["missing"]] == ["00903"]
     train = report["splits"]["train"]
     assert train["clips"] == 10
