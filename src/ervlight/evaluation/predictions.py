@@ -69,13 +69,27 @@ def _record(row: dict[str, Any], where: str) -> PredictionRecord:
 
 
 def read_predictions(paths: Sequence[str | Path]) -> list[PredictionRecord]:
-    """Read prediction files written by :class:`PredictionWriter`, in order; errors name the file and line."""
+    """Read prediction files written by :class:`PredictionWriter`, in order; errors name the file and line.
+
+    A clip (dataset, fold, id) listed twice, in one file or across files, is refused (``ValueError``).
+    """
     records: list[PredictionRecord] = []
+    seen: dict[tuple[str, int | None, str], str] = {}
     for name in paths:
         path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"predictions file {path} does not exist")
-        records.extend(_record(row, where) for where, row in read_jsonl(path))
+        for where, row in read_jsonl(path):
+            record = _record(row, where)
+            key = (record.dataset, record.fold, record.clip_id)
+            if key in seen:
+                fold = "" if record.fold is None else f" fold {record.fold}"
+                raise ValueError(
+                    f"{where}: clip {record.clip_id} ({record.dataset}{fold}) is listed twice (first at "
+                    f"{seen[key]}); a clip counts once: remove the duplicate row"
+                )
+            seen[key] = where
+            records.append(record)
     if not records:
         raise ValueError(f"no predictions in {', '.join(str(p) for p in paths)}")
     return records

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import statistics
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,9 @@ from ervlight.rating.store import Rating
 from ervlight.verifier.judge import VerifierJudge
 from ervlight.verifier.rationales import RationaleScorer
 from ervlight.verifier.scorer import SentenceVerifier
+
+#: entries of a report folder that ``build_report`` writes (besides PNG figures) and replaces on a rerun.
+_OWNED = frozenset({"metrics.json", "report.md", "predictions.csv", "tensorboard"})
 
 __all__ = [
     "SCALARS",
@@ -155,18 +160,40 @@ def build_report(
         report.human = human_evaluation(records, answers, ratings)
     if out_dir is None:
         return report
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    report.folder = folder
     verifier = sentence_verifier or (judges[0].verifier if isinstance(judges[0], VerifierJudge) else None)
     per_sentence = sentence_labels(rationales, verifier) if verifier is not None else [""] * len(records)
-    (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    figures = write_figures(report, folder)
-    write_markdown(report, folder, figures)
-    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv")
-    if tensorboard:
-        write_tensorboard(report, folder, figures)
+    folder = Path(out_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as staging:
+        stage = Path(staging)
+        (stage / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        figures = write_figures(report, stage)
+        write_markdown(report, stage, figures)
+        write_csv(records, rationales, per_sentence, answers, stage / "predictions.csv")
+        if tensorboard:
+            write_tensorboard(report, stage, figures)
+        _replace_owned(stage, folder)
+    report.folder = folder
     return report
+
+
+def _owned(path: Path) -> bool:
+    """Whether a report writes this entry of its folder (its files, its PNGs, ``tensorboard/``)."""
+    return path.name in _OWNED or path.suffix == ".png"
+
+
+def _replace_owned(staging: Path, folder: Path) -> None:
+    """Move a finished report from ``staging`` into ``folder``: the report files of an earlier run there go first
+    (stale figures, a second TensorBoard event file), other files are left alone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if _owned(old):
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+    for new in staging.iterdir():
+        new.replace(folder / new.name)
 
 
 def load_metrics(folder: str | Path) -> dict[str, Any]:

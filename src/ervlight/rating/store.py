@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ervlight.jsonl import read_utf8
 from ervlight.labels import get_label_space
 
 __all__ = [
@@ -124,7 +125,7 @@ def read_ratings(paths: Sequence[str | Path], warn: bool = True) -> list[Rating]
         path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"ratings file {path} does not exist")
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
         lines = text.split("\n")
         for number, line in enumerate(lines, start=1):
             if not line.strip():
