@@ -137,7 +137,7 @@ def test_skip_policy_drops_bad_clips_in_eval_and_training(
     assert all(b.unreadable == [] for b in train)  # training batches carry no evaluation bookkeeping
     for batch in [val, *train]:
         dm.on_after_batch_transfer(batch, 0)
-    assert dm.skip_summary() == [" epoch 0: skipped 2 clips (empty: 1, corrupt: 1): 05120, 18000"]
+    assert dm.skip_summary() == [" epoch 0: skipped 2 clips (corrupt: 1, empty: 1): 05120, 18000"]
     with caplog.at_level(logging.WARNING, logger="ervlight.data.datamodule"):
         dm.teardown("fit")
         dm.teardown("fit")

@@ -20,9 +20,11 @@ __all__ = ["MediaBatch", "TextBatch", "UnreadableClip", "UnreadablePolicy"]
 UnreadablePolicy = Literal["wrong", "readable_only"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnreadableClip:
     """A listed evaluation clip that could not be read (missing, empty, corrupt…), kept so metrics can count it.
+
+    Not frozen: Lightning rebuilds the dataclasses of a batch field by field when it moves it to a device.
 
     Attributes:
         clip_id: the clip's id.

@@ -401,7 +401,7 @@ class ERVDataModule(LightningDataModule):
         return batch
 
     def skip_summary(self, key: tuple[str, int] | None = None) -> list[str]:
-        """One line per (stage, epoch) with skipped clips (or only ``key``): clips per reason and the first ids.
+        """One line per (stage, epoch) with skipped clips (or only ``key``): clips per reason, the first ids (sorted).
 
         Each clip counts once per stage and epoch, however many times it was tried (a training clip can be tried
         again as a stand-in).
@@ -410,8 +410,9 @@ class ERVDataModule(LightningDataModule):
         for (stage, epoch), clips in sorted(self.skipped.items()):
             if key is not None and (stage, epoch) != key:
                 continue
-            reasons = ", ".join(f"{kind}: {n}" for kind, n in Counter(clips.values()).most_common())
-            ids = list(clips)
+            counts = sorted(Counter(clips.values()).items(), key=lambda item: (-item[1], item[0]))
+            reasons = ", ".join(f"{kind}: {n}" for kind, n in counts)
+            ids = sorted(clips)
             shown = ", ".join(ids[:_SHOWN]) + ("…" if len(ids) > _SHOWN else "")
             lines.append(f"{stage} epoch {epoch}: skipped {len(ids)} clips ({reasons}): {shown}")
         return lines
