@@ -1,4 +1,8 @@
-"""Test-time predictions on disk: one JSON line per clip (clip, dataset, fold, gold, completion).
+"""Test-time predictions on disk: one JSON line per listed clip (clip, dataset, fold, gold, completion, status).
+
+``status`` says how a clip was counted: ``ok`` (generated), ``unreadable`` (missing or undecodable: no completion,
+counted as a wrong answer) or ``excluded`` (unreadable and left out of the metrics under the data module's
+``unreadable_policy: readable_only``). Files without the field are read as ``ok``.
 
 ``ervlight test`` writes them through :class:`PredictionWriter` (a Lightning callback that reads the completions a
 module's ``test_step`` returns); ``ervlight report`` reads them back with :func:`read_predictions`, judges the
@@ -16,10 +20,14 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from ervlight.data.batch import MediaBatch
 from ervlight.jsonl import read_jsonl
 from ervlight.labels import get_label_space
 
-__all__ = ["PredictionRecord", "PredictionWriter", "read_predictions", "write_predictions"]
+__all__ = ["STATUSES", "PredictionRecord", "PredictionWriter", "read_predictions", "write_predictions"]
+
+#: the values of :attr:`PredictionRecord.status`.
+STATUSES = ("ok", "unreadable", "excluded")
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,8 @@ class PredictionRecord:
         dataset: label-space name (``"dfew"``, ``"mafw"``…).
         fold: official fold (``None`` for sources without folds).
         gold: canonical gold label.
-        completion: the policy's full output (``<think>…</think><answer>…</answer>``).
+        completion: the policy's full output (``<think>…</think><answer>…</answer>``; ``""`` if unreadable).
+        status: ``ok``, ``unreadable`` (counted wrong) or ``excluded`` (unreadable, not counted); see the module.
     """
 
     clip_id: str
@@ -39,6 +48,12 @@ class PredictionRecord:
     fold: int | None
     gold: str
     completion: str
+    status: str = "ok"
+
+    @property
+    def scored(self) -> bool:
+        """Whether the metrics count this clip (all but ``excluded`` ones)."""
+        return self.status != "excluded"
 
 
 def write_predictions(records: Iterable[PredictionRecord], path: str | Path) -> Path:
@@ -64,8 +79,11 @@ def _record(row: dict[str, Any], where: str) -> PredictionRecord:
     if gold is None:
         raise ValueError(f"{where}: gold label {row['gold']!r} is not a {space.name} label")
     fold = row.get("fold")
+    status = str(row.get("status", "ok"))
+    if status not in STATUSES:
+        raise ValueError(f"{where}: status {status!r} is not one of {', '.join(STATUSES)}")
     return PredictionRecord(str(row["clip_id"]), space.name, None if fold is None else int(fold), gold,
-                            str(row["completion"]))  # fmt: skip
+                            str(row["completion"]), status)  # fmt: skip
 
 
 def read_predictions(paths: Sequence[str | Path]) -> list[PredictionRecord]:
@@ -99,7 +117,9 @@ class PredictionWriter(Callback):
     """Collect the completions ``test_step`` returns and write them as JSON lines at the end of testing.
 
     The module's ``test_step`` must return ``{"completions": list[str]}``, one per clip (``SFTModule`` does); the
-    batch gives clip ids, datasets and gold labels; the fold comes from ``fold`` or the datamodule's ``fold``.
+    batch gives clip ids, datasets and gold labels; the fold comes from ``fold`` or the datamodule's ``fold``. The
+    batch's unreadable clips (:attr:`MediaBatch.unreadable`) are written too, with an empty completion and the
+    status ``unreadable`` or ``excluded`` (``unreadable_policy: readable_only``).
 
     Args:
         path: the JSONL file to write (``{trainer.log_dir}`` inside it is filled in).
@@ -140,6 +160,12 @@ class PredictionWriter(Callback):
             batch.clip_ids, batch.datasets, batch.label_names, texts, strict=True
         ):
             self.records.append(PredictionRecord(str(clip), dataset, fold, gold, str(text)))
+        if isinstance(batch, MediaBatch):  # listed clips that could not be read: recorded, never dropped
+            status = "unreadable" if batch.unreadable_policy == "wrong" else "excluded"
+            for lost in batch.unreadable:
+                self.records.append(
+                    PredictionRecord(lost.clip_id, lost.dataset, fold, lost.label_name, "", status)
+                )
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Write the file (rank 0 of a single process; gather first under DDP is not done: run tests on one)."""

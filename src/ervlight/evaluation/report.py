@@ -76,10 +76,12 @@ def sentence_labels(
 
 
 def _group_result(
-    dataset: str, fold: int | None, records: list[PredictionRecord], judged: list[str | None]
+    dataset: str, fold: int | None, listed: list[PredictionRecord], judgements: list[str | None]
 ) -> GroupResult:
-    """Count one group with the project's metric collection."""
+    """Count one group with the project's metric collection (``excluded`` clips counted only as unreadable)."""
     space = get_label_space(dataset)
+    records = [r for r in listed if r.scored]
+    judged = [j for r, j in zip(listed, judgements, strict=True) if r.scored]
     encoded = encode_completions([r.completion for r in records], dataset)
     collection = consistency_metrics(space.num_classes, judged=True, formatted=True, tables=True)
     collection.update(
@@ -91,14 +93,16 @@ def _group_result(
     values = collection.compute()
     recall = values.pop("per_class_recall").tolist()
     confusion = values.pop("confusion_matrix").tolist()
-    return GroupResult(
-        dataset,
-        fold,
-        len(records),
-        {key: float(values[key]) for key in SCALARS},
-        dict(zip(space.labels, recall, strict=True)),
-        [[int(c) for c in row] for row in confusion],
-    )
+    metrics = {key: float(values[key]) for key in SCALARS}
+    clips = {
+        "listed": len(listed),
+        "evaluated": sum(r.status == "ok" for r in listed),
+        "unreadable": sum(r.status != "ok" for r in listed),
+        "scored": len(records),
+        "unjudged": int(metrics["unjudged"]),
+    }
+    return GroupResult(dataset, fold, len(records), metrics, dict(zip(space.labels, recall, strict=True)),
+                       [[int(c) for c in row] for row in confusion], clips)  # fmt: skip
 
 
 def _summary(groups: list[GroupResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
