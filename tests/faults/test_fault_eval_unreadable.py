@@ -53,5 +53,7 @@ def test_readable_only_is_carried_by_the_batches(broken_dfew: Path) -> None:
 
 
 def test_unknown_unreadable_policy_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="^unreadable_policy must be one of wrong, readable_only, got 'drop'$"):
+    with pytest.raises(
+        ValueError, match=r"^unreadable_policy must be one of wrong, readable_only, got 'drop'$"
+    ):
         ERVDataModule(unreadable_policy="drop")  # type: ignore[arg-type]
