@@ -110,7 +110,7 @@ def run_lightning(args: Sequence[str] | None = None) -> None:
     from lightning.pytorch import LightningDataModule
     from lightning.pytorch.cli import LightningCLI
 
-    from ervlight.base import BaseModule
+    from ervlight.tasks.base import BaseModule
 
     LightningCLI(
         model_class=BaseModule,
