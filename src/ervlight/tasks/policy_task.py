@@ -4,6 +4,11 @@ It builds the policy, keeps one metric collection per dataset and stage (``val/<
 ``test/<dataset>/uar``…: WAR, UAR, the format rate and, with a judge, EEA/EPC/FCR), generates one completion per
 clip in validation, test and predict (seeded per batch), and saves the policy at the end of ``fit``. Select
 checkpoints on one of these task metrics (e.g. ``val/mafw/uar``), never on a training reward.
+
+Every listed clip is counted: ``<stage>/<dataset>/listed``, ``…/evaluated`` and ``…/unreadable`` are logged next
+to the metrics, and an unreadable clip (missing or undecodable) counts as a wrong, unparseable answer unless the
+data module's ``unreadable_policy`` is ``readable_only`` (:func:`scored_rows`). A batch of only unreadable clips
+generates nothing.
 """
 
 from __future__ import annotations
