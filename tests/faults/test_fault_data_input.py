@@ -90,26 +90,28 @@ def test_inspect_clips_are_the_listed_rows(
     assert "[test] 3 clips, 1 readable, 1 missing, 1 unreadable" in capsys.readouterr().out
 
 
-def test_data_config_evaluates_on_the_train_sources_test_lists(mafw_root: Path, dfew_root: Path) -> None:
+def test_data_config_says_where_its_evaluation_lists_come_from(mafw_root: Path, dfew_root: Path) -> None:
     text = DATA_CONFIG.read_text()
     config = yaml.safe_load(text)["init_args"]
-    assert "val" not in config
-    assert "test" not in config
-    assert "validates and tests on the fold-1 official TEST lists of the train" in text
+    assert not {"val", "test", "val_fraction"} & set(config)
+    assert "test\n# (and predict) default to the fold-1 official TEST lists of the train sources" in text
+    assert "this file defines no validation: add `val_fraction: 0.1`" in text
     roots = {"mafw": str(mafw_root), "dfew": str(dfew_root)}
     train = [{**source, "root": roots[source["kind"]]} for source in config["train"]]
     dm = ERVDataModule(train=train, fold=config["fold"], unreadable_policy=config["unreadable_policy"])
-    for split in ("val", "test"):
-        listing = dm.read_split(split)
-        assert {(r.dataset, r.split, r.fold) for r in listing.listed()} == {
-            ("mafw", "test", 1),
-            ("dfew", "test", 1),
-        }
-        assert sorted(r.clip_id for r in listing.listed()) == [
-            "00001",
-            "00006",
-            "00011",
-            "00019",
-            "05120",
-            "18000",
-        ]
+    assert dm.split_sources("val") == []
+    listing = dm.read_split("test")
+    assert {(r.dataset, r.split, r.fold) for r in listing.listed()} == {
+        ("mafw", "test", 1),
+        ("dfew", "test", 1),
+    }
+    assert sorted(r.clip_id for r in listing.listed()) == [
+        "00001",
+        "00006",
+        "00011",
+        "00019",
+        "05120",
+        "18000",
+    ]
+    held_out = ERVDataModule(train=train, fold=config["fold"], val_fraction=0.5).read_split("val")
+    assert {r.split for r in held_out.records} == {"val"}
