@@ -33,6 +33,7 @@ class UnreadableClip:
         label_name: canonical gold label (``""`` if unknown).
         kind: the error's short tag (``missing``, ``empty``, ``corrupt``…).
         message: the error, naming the file.
+        index: the clip's index in its dataset (the sampler's index; ``-1`` when unknown).
     """
 
     clip_id: str
@@ -41,6 +42,7 @@ class UnreadableClip:
     label_name: str
     kind: str
     message: str
+    index: int = -1
 
 
 @dataclass

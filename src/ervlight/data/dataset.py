@@ -62,13 +62,15 @@ def single_threaded() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A clip left out by the skip policy (``record``: the clip; ``seed``: its sample's torch seed)."""
+    """A clip left out by the skip policy (``record``: the clip, ``seed``: its sample's torch seed, ``index``: its
+    index in the dataset)."""
 
     clip_id: str
     kind: str
     message: str
     record: ClipRecord | None = None
     seed: int = 0
+    index: int = -1
 
     def unreadable(self) -> UnreadableClip:
         """The clip as an evaluation batch carries it (with its gold label)."""
@@ -76,7 +78,7 @@ class Skipped:
         dataset, label, name = (
             ("", -1, "") if record is None else (record.dataset, record.label_index, record.label or "")
         )
-        return UnreadableClip(self.clip_id, dataset, label, name, self.kind, self.message)
+        return UnreadableClip(self.clip_id, dataset, label, name, self.kind, self.message, self.index)
 
 
 @dataclass
@@ -167,7 +169,7 @@ class ClipDataset(Dataset):
         except MediaError as error:
             if not self._skippable(error):
                 raise
-            return Skipped(record.clip_id, error.kind, str(error), record, torch.initial_seed())
+            return Skipped(record.clip_id, error.kind, str(error), record, torch.initial_seed(), index)
 
     def stand_in(self, seed: int) -> ClipSample:
         """A clip drawn at random with ``seed`` (readable; up to 16 draws) for a training batch left empty."""

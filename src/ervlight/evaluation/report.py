@@ -29,6 +29,7 @@ from ervlight.evaluation.agreement import judge_agreement
 from ervlight.evaluation.judge import Judge, run_judge
 from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 from ervlight.evaluation.metrics import consistency_metrics
+from ervlight.evaluation.plots import FIGURE_FORMATS
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.evaluation.report_files import (
     SCALARS,
@@ -46,7 +47,7 @@ from ervlight.verifier.judge import VerifierJudge
 from ervlight.verifier.rationales import RationaleScorer
 from ervlight.verifier.scorer import SentenceVerifier
 
-#: entries of a report folder that ``build_report`` writes (besides PNG figures) and replaces on a rerun.
+#: entries of a report folder that ``build_report`` writes (besides its figures) and replaces on a rerun.
 _OWNED = frozenset({"metrics.json", "report.md", "predictions.csv", "tensorboard"})
 
 __all__ = [
@@ -129,12 +130,14 @@ def build_report(
     sentence_verifier: SentenceVerifier | None = None,
     tensorboard: bool = True,
     ratings: Sequence[Rating] | None = None,
+    figure_formats: Sequence[str] = (),
 ) -> Report:
     """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
 
     ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
     ``predictions.csv`` (default: the verifier of the first judge, when it has one). ``ratings`` (human ratings
     from ``ervlight rate``) add the "Human ratings" section (:func:`ervlight.rating.human.human_evaluation`).
+    Figures are written as PNG plus ``figure_formats`` (``pdf``, ``svg``).
     """
     if not judges:
         raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
@@ -171,9 +174,9 @@ def build_report(
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as staging:
         stage = Path(staging)
         (stage / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        figures = write_figures(report, stage)
+        figures = write_figures(report, stage, figure_formats)
         write_markdown(report, stage, figures)
-        write_csv(records, rationales, per_sentence, answers, stage / "predictions.csv")
+        write_csv(records, rationales, per_sentence, answers, stage / "predictions.csv", judges)
         if tensorboard:
             write_tensorboard(report, stage, figures)
         _replace_owned(stage, folder)
@@ -182,8 +185,8 @@ def build_report(
 
 
 def _owned(path: Path) -> bool:
-    """Whether a report writes this entry of its folder (its files, its PNGs, ``tensorboard/``)."""
-    return path.name in _OWNED or path.suffix == ".png"
+    """Whether a report writes this entry of its folder (its files, its figures, ``tensorboard/``)."""
+    return path.name in _OWNED or path.suffix.lstrip(".") in FIGURE_FORMATS
 
 
 def _replace_owned(staging: Path, folder: Path) -> None:
