@@ -57,3 +57,18 @@ def test_unknown_unreadable_policy_names_the_choices() -> None:
         ValueError, match=r"^unreadable_policy must be one of wrong, readable_only, got 'drop'$"
     ):
         ERVDataModule(unreadable_policy="drop")  # type: ignore[arg-type]
+
+
+def test_prediction_writer_keys_unreadable_clips_by_their_dataset_index(broken_dfew: Path) -> None:
+    from ervlight.evaluation.predictions import PredictionWriter
+
+    (batch,) = _batches(broken_dfew, 16)
+    writer = PredictionWriter()
+    writer._indices = [[[0, 1, 2]]]  # the batch's sampler indices (what on_test_epoch_start reads)
+    writer.on_test_batch_end(None, None, {"completions": ["x"]}, batch, 0)  # type: ignore[arg-type]
+    assert [(r.clip_id, r.status) for r in writer.records] == [
+        ("00001", "ok"),
+        ("00006", "unreadable"),
+        ("00011", "unreadable"),
+    ]
+    assert writer.keys == [(0, 0), (0, 1), (0, 2)]
