@@ -1,11 +1,12 @@
 """Two GRPO steps of a tiny Qwen2.5-Omni thinker: one process, 2-process DDP or 2-process FSDP2 (gloo, CPU).
 
 Run by ``test_sharding.py`` as ``python shard_run.py OUT_DIR OMNI_FOLDER MODE`` with MODE one of ``single``,
-``ddp``, ``fsdp``, ``fsdp_resume`` (resumes ``fsdp``'s step-1 checkpoint) and ``fsdp_gc`` (FSDP2 with gradient
-checkpointing). Lightning re-launches this script for rank 1. Every run sees the same 4 clips per step (global
-batch), full fine-tuning with a frozen reference (``beta > 0``), 2 completion rows per micro-batch, gradient
-clipping and SGD with momentum (its state is in the checkpoint). Each row is sampled alone from a generator with
-a fixed seed (see :class:`SeededThinker`), so every run sees the same completions whatever rank a clip lands on.
+``ddp``, ``fsdp`` (FSDP2 with gradient checkpointing; saves a distributed checkpoint after each step) and
+``fsdp_resume`` (resumes ``fsdp``'s step-1 checkpoint). Lightning re-launches this script for rank 1. Every run
+sees the same 4 clips per step (global batch), full fine-tuning with a frozen reference (``beta > 0``), 2
+completion rows per micro-batch, gradient clipping and SGD with momentum (its state is in the checkpoint). Each
+row is sampled alone from a generator with a fixed seed (see :class:`SeededThinker`), so every run sees the same
+completions whatever rank a clip lands on.
 The trained policy is what :meth:`PolicyTask.on_fit_end` saves (``policy_<mode>/``, gathered from the shards).
 """
 
@@ -84,7 +85,7 @@ def main(out: Path, folder: Path, mode: str) -> None:
     module = GRPOModule(
         factory, rewards=erv_rewards(), num_generations=2, max_completion_length=4, datasets=["dfew"],
         beta=0.04, micro_batch_size=2, max_grad_norm=1.0, log_completions_steps=0,
-        policy_dir=str(out / f"policy_{mode}"), gradient_checkpointing=mode == "fsdp_gc",
+        policy_dir=str(out / f"policy_{mode}"), gradient_checkpointing="fsdp" in mode,
         optimizer=partial(torch.optim.SGD, lr=0.5, momentum=0.9),
     )  # fmt: skip
     two = mode != "single"

@@ -187,7 +187,13 @@ def test_audio_in_video_logprobs_equal_the_thinker_forward(omni_folder: Path, tm
         single.frames = batch.frames[row : row + 1]
         single.audio = batch.audio[row : row + 1]
         single.has_audio = batch.has_audio[row : row + 1]
-        inputs = interleaved_inputs(policy, single, audio_rows) if audio_rows else hf_inputs(policy, single)
+        if audio_rows:
+            inputs = interleaved_inputs(policy, single, audio_rows)
+        else:  # no audio at all: the processor gets none
+            inputs = policy.processor(
+                text=policy._prompt_texts(single, None), videos=list(single.frames), return_tensors="pt",
+                padding=True, videos_kwargs={"do_rescale": False, "fps": 2.0},
+            )  # fmt: skip
         prompt = inputs["input_ids"].shape[1]
         ids = torch.cat([inputs["input_ids"], completion[row : row + 1]], 1)
         extra = {k: inputs[k] for k in ("input_features", "feature_attention_mask") if k in inputs}

@@ -53,4 +53,5 @@ def is_sharded(module: nn.Module) -> bool:
 def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     """The unsharded state of ``module`` on CPU (complete on rank 0; a collective: every rank calls it)."""
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(module, options=options)
+    state: dict[str, torch.Tensor] = dict(get_model_state_dict(module, options=options))  # type: ignore[arg-type]
+    return state

@@ -48,8 +48,10 @@ def _plain_linears(modules: Iterable[nn.Module]) -> list[nn.Linear]:
     found: dict[int, nn.Linear] = {}
     for module in modules:
         for sub in module.modules():
-            plain = type(sub) is nn.Linear and not isinstance(sub.weight, DTensor)
-            if plain and "forward" not in vars(sub):
+            if type(sub) is not nn.Linear or "forward" in vars(sub):
+                continue
+            assert isinstance(sub, nn.Linear)
+            if not isinstance(sub.weight, DTensor):
                 found[id(sub)] = sub
     return list(found.values())
 
