@@ -76,5 +76,10 @@ def test_two_processes_match_one_process(runs: Path, mode: str) -> None:
 def test_sharded_checkpoint_resumes_to_the_same_parameters(runs: Path) -> None:
     step_one = runs / "ckpt" / "step=1.ckpt"
     assert step_one.is_dir()
-    assert sorted(p.name for p in step_one.iterdir()) == ["__0_0.distcp", "__1_0.distcp", "meta.pt"]
+    assert sorted(p.name for p in step_one.iterdir()) == [
+        ".metadata",
+        "__0_0.distcp",
+        "__1_0.distcp",
+        "meta.pt",
+    ]
     _assert_same(_weights(runs, "fsdp_resume"), _weights(runs, "fsdp"))
