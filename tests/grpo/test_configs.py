@@ -58,7 +58,7 @@ def test_preset_parses(name: str, capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     ("fragment", "strategy"),
-    [("ddp.yaml", "ddp"), ("fsdp.yaml", "lightning.pytorch.strategies.FSDPStrategy"),
+    [("ddp.yaml", "ddp"), ("fsdp2.yaml", "lightning.pytorch.strategies.ModelParallelStrategy"),
      ("deepspeed.yaml", "deepspeed_stage_2")],
 )  # fmt: skip
 def test_strategy_fragments(fragment: str, strategy: str, capsys: pytest.CaptureFixture[str]) -> None:

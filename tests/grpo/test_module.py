@@ -233,9 +233,11 @@ def test_policy_factory_and_saved_policy(make_policy: Callable[..., CausalLMPoli
         partial(make_policy, lora=True), num_generations=2, max_completion_length=4, beta=0.0,
         datasets=["dfew"], policy_dir=str(tmp_path / "policy"),
     )  # fmt: skip
+    with pytest.raises(AttributeError, match="no attribute 'policy'"):
+        module.policy  # noqa: B018 - a factory is only called in configure_model
+    tiny_trainer(tmp_path, max_steps=1).fit(module, datamodule=PromptData(batch_size=2))
     assert isinstance(module.policy, CausalLMPolicy)
     assert module.policy.has_adapters
-    tiny_trainer(tmp_path, max_steps=1).fit(module, datamodule=PromptData(batch_size=2))
     assert (tmp_path / "policy" / "adapter" / "adapter_config.json").is_file()
 
 

@@ -49,6 +49,7 @@ class SFTModule(PolicyTask):
         logprob_chunk_size: target tokens per LM-head chunk in the loss.
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: seed of the validation sampler (each batch index offsets it).
+        gradient_checkpointing: recompute the decoder layers' activations in backward (TRL's name).
         optimizer: builds the optimizer over trainable parameters.
         lr_scheduler: builds the learning-rate scheduler (``None`` keeps the rate constant).
         scheduler_interval: ``"step"`` or ``"epoch"``.
@@ -64,6 +65,7 @@ class SFTModule(PolicyTask):
         logprob_chunk_size: int = 1024,
         policy_dir: str | None = None,
         seed: int = 0,
+        gradient_checkpointing: bool = False,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         scheduler_interval: str = "step",
@@ -71,7 +73,7 @@ class SFTModule(PolicyTask):
         self.logprob_chunk_size = logprob_chunk_size
         sampling = evaluation_sampling(temperature, top_p, max_new_tokens)
         super().__init__(
-            policy, sampling, datasets, policy_dir, seed,
+            policy, sampling, datasets, policy_dir, seed, gradient_checkpointing,
             optimizer=optimizer, lr_scheduler=lr_scheduler, scheduler_interval=scheduler_interval,
         )  # fmt: skip
 
