@@ -37,7 +37,7 @@ from ervlight.parsing import QuoteRule, extract_closed_think, extract_think, par
 from ervlight.rewards.base import RewardInputs
 from ervlight.verifier.rationales import RationaleScorer, ScoredRationale, SentenceLabels
 from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer
-from ervlight.verifier.targets import verifier_labels_of
+from ervlight.verifier.targets import label_map_message, verifier_labels_of
 
 __all__ = ["ExplanationResult", "ExplanationReward", "SentenceLabels"]
 
@@ -159,10 +159,7 @@ class ExplanationReward:
         """Map a canonical dataset label onto verifier labels (:func:`verifier_labels_of`), or raise."""
         names = verifier_labels_of(space, label, self._index, self.label_map)
         if names is None:
-            raise ValueError(
-                f"emotion {label!r} maps to names that are not labels of the verifier "
-                f"({', '.join(self.verifier.labels)}); pass label_map"
-            )
+            raise ValueError(label_map_message(space, self.verifier.labels, self.label_map))
         return names
 
     def _result(self, scored: ScoredRationale, target: tuple[str, ...]) -> ExplanationResult:
