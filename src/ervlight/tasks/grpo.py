@@ -288,6 +288,17 @@ class GRPOModule(PolicyTask):
             self._log_completions(batch, rollout, sample.texts, sample.labels)
         return step.loss
 
+    def optimizer_steps(self) -> int:
+        """Optimiser steps of the run: ``num_iterations`` updates per training batch.
+
+        ``max_steps`` counts updates but stops the run only between batches, so the last batch's updates all run.
+        """
+        batches = int(self.trainer.estimated_stepping_batches)  # already at most max_steps
+        per_batch = self.config.num_iterations
+        if self.trainer.max_steps != -1:
+            batches = min(batches, -(-self.trainer.max_steps // per_batch))
+        return batches * per_batch
+
     def _optimizer(self) -> Optimizer:
         """The one optimizer (Lightning's wrapper of it)."""
         optimizer = self.optimizers()
