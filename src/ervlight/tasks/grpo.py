@@ -153,6 +153,10 @@ class GRPOModule(PolicyTask):
         if config.filter_zero_std_groups:
             self.rewards.index(config.filter_reward)  # fail early on a wrong name
 
+    #: The in-training judge is the reward's own verifier (circular): ``val/<dataset>/eea_reward_verifier``…, never
+    #: the paper's EEA/EPC/FCR, which ``ervlight report`` gives with an independent judge.
+    judge_suffix = "_reward_verifier"
+
     def build_judge(self) -> Judge | None:
         """A judge made from the verifier of the registry's ``explanation`` reward (``None`` without one)."""
         reward = dict(self.rewards).get("explanation")
