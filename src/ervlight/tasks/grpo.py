@@ -172,6 +172,10 @@ class GRPOModule(PolicyTask):
         if config.filter_zero_std_groups:
             self.rewards.index(config.filter_reward)  # fail early on a wrong name
 
+    #: The in-training judge is the reward's own verifier (circular): ``val/<dataset>/eea_reward_verifier``…, never
+    #: the paper's EEA/EPC/FCR, which ``ervlight report`` gives with an independent judge.
+    judge_suffix = "_reward_verifier"
+
     def build_judge(self) -> Judge | None:
         """A judge made from the verifier of the registry's ``explanation`` reward (``None`` without one)."""
         reward = dict(self.rewards).get("explanation")
@@ -310,6 +314,17 @@ class GRPOModule(PolicyTask):
         if self.log_completions_steps > 0 and first_step % self.log_completions_steps == 0:
             self._log_completions(batch, rollout, sample.texts, sample.labels, first_step)
         return step.loss
+
+    def optimizer_steps(self) -> int:
+        """Optimiser steps of the run: ``num_iterations`` updates per training batch.
+
+        ``max_steps`` counts updates but stops the run only between batches, so the last batch's updates all run.
+        """
+        batches = int(self.trainer.estimated_stepping_batches)  # already at most max_steps
+        per_batch = self.config.num_iterations
+        if self.trainer.max_steps != -1:
+            batches = min(batches, -(-self.trainer.max_steps // per_batch))
+        return batches * per_batch
 
     def _optimizer(self) -> Optimizer:
         """The one optimizer (Lightning's wrapper of it)."""

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from torch.distributed.device_mesh import DeviceMesh
+from torchmetrics import MetricCollection
 
 from ervlight.data.batch import MediaBatch
 from ervlight.evaluation.clip_counts import ClipCounts
@@ -33,6 +34,7 @@ from ervlight.tasks.base import BaseModule
 from ervlight.tasks.sharding import data_parallel_mesh, full_state_dict, is_sharded, shard_policy
 
 __all__ = [
+    "JUDGED_METRICS",
     "EvalBatch",
     "PolicyTask",
     "clip_counts",
@@ -51,14 +53,27 @@ Stage = Literal["val", "test"]
 EvalBatch = MediaBatch | PromptBatch
 
 
-def validation_metrics(datasets: Sequence[str], judged: bool, stage: str = "val") -> nn.ModuleDict:
-    """One metric collection per dataset, keys ``<stage>/<dataset>/<metric>`` (``stage``: ``val`` or ``test``)."""
-    return nn.ModuleDict(
-        {
-            name: consistency_metrics(get_label_space(name).num_classes, f"{stage}/{name}/", judged=judged)
-            for name in datasets
+#: The judged metrics of a collection (renamed after their judge by ``judge_suffix``).
+JUDGED_METRICS = frozenset({"eea", "epc", "fcr", "fcr_given_correct", "unjudged"})
+
+
+def validation_metrics(
+    datasets: Sequence[str], judged: bool, stage: str = "val", judge_suffix: str = ""
+) -> nn.ModuleDict:
+    """One metric collection per dataset, keys ``<stage>/<dataset>/<metric>`` (``stage``: ``val`` or ``test``).
+
+    ``judge_suffix`` is appended to the judged metrics' names (``eea_reward_verifier``), so that metrics judged
+    by something other than an independent judge cannot be mistaken for the paper's EEA/EPC/FCR.
+    """
+    collections = {}
+    for name in datasets:
+        members = consistency_metrics(get_label_space(name).num_classes, judged=judged)
+        renamed = {
+            f"{key}{judge_suffix}" if key in JUDGED_METRICS else key: metric
+            for key, metric in members.items(keep_base=True, copy_state=False)
         }
-    )
+        collections[name] = MetricCollection(renamed, prefix=f"{stage}/{name}/")  # type: ignore[arg-type]
+    return nn.ModuleDict(collections)
 
 
 def prompt_fields(batch: EvalBatch) -> tuple[MediaBatch | list[str], list[str], list[str]]:
@@ -238,10 +253,14 @@ class PolicyTask(BaseModule):
         the listed / evaluated / unreadable clip counts."""
         self.judge = self.build_judge()
         judged = self.judge is not None
-        self.val_metrics = validation_metrics(self.dataset_names, judged=judged)
-        self.test_metrics = validation_metrics(self.dataset_names, judged=judged, stage="test")
+        self.val_metrics = validation_metrics(self.dataset_names, judged, "val", self.judge_suffix)
+        self.test_metrics = validation_metrics(self.dataset_names, judged, "test", self.judge_suffix)
         self.val_counts = clip_counts(self.dataset_names)
         self.test_counts = clip_counts(self.dataset_names)
+
+    #: Appended to the judged metrics' names (see :func:`validation_metrics`); a subclass whose judge is not
+    #: independent of training names it here.
+    judge_suffix: str = ""
 
     def build_judge(self) -> Judge | None:
         """The judge of the rationales in evaluation (``None``: no EEA/EPC/FCR); subclasses may give one."""

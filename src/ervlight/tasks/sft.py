@@ -11,7 +11,6 @@ rate, WAR, UAR and the unparseable rate per dataset (``val/<dataset>/war`` …) 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -19,7 +18,6 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from ervlight.data.batch import MediaBatch
 from ervlight.policy.base import Policy
 from ervlight.tasks.policy_task import EvalBatch, PolicyTask, Stage, evaluation_sampling
-from ervlight.tasks.schedules import WarmupCosineLR
 
 __all__ = ["SFTModule", "target_nll"]
 
@@ -76,15 +74,6 @@ class SFTModule(PolicyTask):
             policy, sampling, datasets, policy_dir, seed, gradient_checkpointing,
             optimizer=optimizer, lr_scheduler=lr_scheduler, scheduler_interval=scheduler_interval,
         )  # fmt: skip
-
-    def configure_optimizers(self) -> Any:
-        """The injected optimizer and scheduler; a :class:`WarmupCosineLR` without ``total_steps`` gets the run's."""
-        configured = super().configure_optimizers()
-        if isinstance(configured, dict):
-            scheduler = configured["lr_scheduler"]["scheduler"]
-            if isinstance(scheduler, WarmupCosineLR) and scheduler.total_steps is None:
-                scheduler.total_steps = int(self.trainer.estimated_stepping_batches)
-        return configured
 
     def sft_loss(self, batch: MediaBatch) -> torch.Tensor:
         """Mean negative log-likelihood of the target tokens (:func:`target_nll`)."""
