@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ervlight.scale.memory import Setup, Workload
 from ervlight.scale.models import DecoderShape, ModelSpec
@@ -96,7 +97,7 @@ def test_bad_configs_exit_2_with_one_line(
     assert message in err
 
 
-def test_the_7b_parity_preset_needs_sharding_on_8_gpus_of_80_gib(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_7b_parity_preset_fits_with_its_fsdp2_strategy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", "configs/grpo/erv_parity.yaml", "--model", "qwen2.5-omni-7b"]) == 0
     out = capsys.readouterr().out
     assert "  8,931,813,888 parameters, 8,292,166,656 trainable (full; frozen: audio_encoder)" in out
@@ -108,5 +109,17 @@ def test_the_7b_parity_preset_needs_sharding_on_8_gpus_of_80_gib(capsys: pytest.
         "yes",
         "yes",
     ]  # ddp, deepspeed_stage_2, fsdp, deepspeed_stage_3
+    assert out.rstrip().splitlines()[-1] == "fits: fsdp on 8 GPU(s), peak 52.9 GiB per GPU"  # as configured
+
+
+def test_the_7b_parity_preset_under_ddp_is_told_to_shard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    preset = yaml.safe_load(Path("configs/grpo/erv_parity.yaml").read_text())
+    preset["trainer"]["strategy"] = "ddp"
+    path = tmp_path / "erv_parity_ddp.yaml"
+    path.write_text(yaml.safe_dump(preset))
+    assert main(["--config", str(path), "--model", "qwen2.5-omni-7b"]) == 0
+    out = capsys.readouterr().out
     assert out.rstrip().splitlines()[-3].startswith("does not fit: ddp needs 204.")
     assert out.rstrip().splitlines()[-2].startswith("switch strategy to fsdp: peak 52.")
