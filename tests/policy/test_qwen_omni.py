@@ -188,3 +188,17 @@ def test_full_thinker_round_trips(thinker_policy: QwenOmniThinker, tmp_path: Pat
     ).eval()
     actual = loaded.completion_logprobs(loaded.encode(batch), out.completion_ids, out.completion_mask)
     torch.testing.assert_close(actual, expected)
+
+
+def test_parts_are_the_thinker_towers_and_text_model(thinker_policy: QwenOmniThinker) -> None:
+    parts = thinker_policy.finetune_parts()
+    names = {part: type(module).__name__ for part, module in parts.items()}
+    assert names == {
+        "vision_encoder": "Qwen2_5OmniVisionEncoder",
+        "audio_encoder": "Qwen2_5OmniAudioEncoder",
+        "language_model": "Qwen2_5OmniThinkerTextModel",
+    }
+    decoder = thinker_policy.decoder_parts()
+    assert decoder.decoder is parts["language_model"]
+    assert decoder.embed_tokens is parts["language_model"].get_input_embeddings()
+    assert decoder.lm_head is thinker_policy.thinker.lm_head

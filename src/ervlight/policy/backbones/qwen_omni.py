@@ -130,9 +130,9 @@ class QwenOmniThinker(DecoderPolicy):
         """The thinker's text model, LM head and token embedding."""
         thinker = self.thinker
         return DecoderParts(
-            decoder=thinker.model.language_model,
+            decoder=thinker.get_decoder(),
             lm_head=thinker.lm_head,
-            embed_tokens=thinker.model.get_input_embeddings(),
+            embed_tokens=thinker.get_input_embeddings(),
             config=thinker.config.get_text_config(decoder=True),
             step_factory=self.decode_step_factory(),
         )
@@ -141,9 +141,9 @@ class QwenOmniThinker(DecoderPolicy):
         """Freezable parts: the vision and audio towers and the language model."""
         thinker = self.thinker
         return {
-            "vision_encoder": thinker.model.visual,
-            "audio_encoder": thinker.model.audio_tower,
-            "language_model": thinker.model.language_model,
+            "vision_encoder": thinker.get_encoder(modality="video"),
+            "audio_encoder": thinker.get_encoder(modality="audio"),
+            "language_model": thinker.get_decoder(),
         }
 
     def _prompt_texts(self, batch: MediaBatch, prompts: list[str] | None) -> list[str]:
@@ -196,8 +196,12 @@ class QwenOmniThinker(DecoderPolicy):
         return [int(processor.tokenizer.convert_tokens_to_ids(getattr(processor, name))) for name in names]
 
     def _merge(self, inputs: Any) -> PromptContext:
-        """Token embeddings with video/audio features scattered into their placeholders, and M-RoPE positions."""
-        model = self.thinker.model
+        """Token embeddings with video/audio features scattered into their placeholders, and M-RoPE positions.
+
+        Only the thinker's own methods are called: where the towers and the text model sit under it changed
+        between transformers 5.20 and 5.24.
+        """
+        model = self.thinker
         ids, mask = inputs["input_ids"], inputs["attention_mask"]  # [B, P]
         embeds = model.get_input_embeddings()(ids)  # [B, P, D]
         video = model.get_video_features(
