@@ -36,9 +36,21 @@ from ervlight.policy.decoder import (
 from ervlight.policy.finetune import FinetuneConfig
 from ervlight.policy.generation.parts import DecoderParts
 
-__all__ = ["QwenOmniThinker"]
+__all__ = ["QwenOmniThinker", "thinker_parts"]
 
 _SETTINGS_FILE = "policy.json"
+
+
+def thinker_parts(thinker: Qwen2_5OmniThinkerForConditionalGeneration) -> dict[str, nn.Module]:
+    """A thinker's freezable parts: ``vision_encoder``, ``audio_encoder`` and ``language_model``.
+
+    Found through the thinker's own methods: where they sit under it changed between transformers 5.20 and 5.24.
+    """
+    return {
+        "vision_encoder": thinker.get_encoder(modality="video"),
+        "audio_encoder": thinker.get_encoder(modality="audio"),
+        "language_model": thinker.get_decoder(),
+    }
 
 
 class QwenOmniThinker(DecoderPolicy):
@@ -139,12 +151,7 @@ class QwenOmniThinker(DecoderPolicy):
 
     def finetune_parts(self) -> dict[str, nn.Module]:
         """Freezable parts: the vision and audio towers and the language model."""
-        thinker = self.thinker
-        return {
-            "vision_encoder": thinker.get_encoder(modality="video"),
-            "audio_encoder": thinker.get_encoder(modality="audio"),
-            "language_model": thinker.get_decoder(),
-        }
+        return thinker_parts(self.thinker)
 
     def _prompt_texts(self, batch: MediaBatch, prompts: list[str] | None) -> list[str]:
         """Chat-templated prompts with the video (and audio, where present) placeholders before the instruction."""
