@@ -1,7 +1,7 @@
 # ervlight — `make test` (lint, type check, tests) creates .venv on first use and installs the package with the
-# exact tested set (constraints/tested.txt). `make test-compat` runs the default tests again in .venv-compat on the
-# set matching vLLM 0.33's requirements (constraints/vllm-0.33.txt). `make demo` runs the end-to-end
-# demo (ervlight demo: synthetic corpus, SFT, verifier, GRPO baseline vs ERV, reports under runs/demo).
+# exact tested set (constraints/tested.txt). `make test-compat` runs the type check and the default tests again in
+# .venv-compat on the set matching vLLM 0.33's requirements (constraints/vllm-0.33.txt). `make demo` runs the
+# end-to-end demo (ervlight demo: synthetic corpus, SFT, verifier, GRPO baseline vs ERV, reports under runs/demo).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -43,9 +43,10 @@ pytest: install
 
 test: lint typecheck pytest
 
-# The default tests on the vLLM 0.33 stack (torch 2.14.0, torchvision 0.29.0, torchaudio 2.11.0, transformers 5.20).
+# The type check and the default tests on the vLLM 0.33 stack (torch 2.14.0, torchvision 0.29.0, torchaudio 2.11.0,
+# transformers 5.20).
 test-compat:
-	$(MAKE) pytest VENV=.venv-compat CONSTRAINTS=constraints/vllm-0.33.txt
+	$(MAKE) typecheck pytest VENV=.venv-compat CONSTRAINTS=constraints/vllm-0.33.txt
 
 demo: install
 	$(BIN)/ervlight demo

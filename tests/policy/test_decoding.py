@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 import torch
-from transformers import Qwen2Config
+from torch import nn
+from transformers import Qwen2Config, Qwen2Model
 from transformers.cache_utils import DynamicLayer
 
 from ervlight.policy import CausalLMPolicy, SamplingConfig
 from ervlight.policy.generation import scoring
 from ervlight.policy.generation.kv_cache import GrowingLayer, growing_cache, takes_boolean_4d_mask
+from ervlight.policy.generation.parts import DecoderParts, cache_keyword, run_decoder
 from ervlight.policy.generation.sampling import sample_token
 
 PROMPTS = ["hi", "a much longer prompt than the first one"]
@@ -74,6 +79,52 @@ def test_growing_cache_only_for_full_attention_and_4d_mask_only_under_sdpa() -> 
     assert not any(isinstance(layer, GrowingLayer) for layer in kept.layers)
     assert any(type(layer) is not DynamicLayer for layer in kept.layers)  # HF's sliding-window layers stay
     assert not takes_boolean_4d_mask(sliding, kept)
+
+
+class _OldNameDecoder(nn.Module):
+    """A decoder whose forward takes the cache as ``past_key_values`` (transformers <= 5.20) and records it."""
+
+    def forward(
+        self, inputs_embeds: torch.Tensor, past_key_values: Any = None, **kwargs: Any
+    ) -> SimpleNamespace:
+        self.received = (past_key_values, sorted(kwargs))
+        return SimpleNamespace(last_hidden_state=inputs_embeds)
+
+
+def test_the_cache_goes_under_the_keyword_the_decoder_declares() -> None:
+    old = _OldNameDecoder()
+    parts = DecoderParts(decoder=old, lm_head=nn.Identity(), embed_tokens=nn.Identity(), config=_config())
+    assert parts.cache_keyword == "past_key_values"
+    cache = growing_cache(_config(), 4)
+    embeds = torch.randn(1, 1, 16)  # [N, Q, D]
+    hidden = run_decoder(parts, embeds, torch.ones(1, 1, dtype=torch.bool), torch.zeros(1, 1), cache)
+    assert hidden is embeds
+    assert old.received == (cache, ["attention_mask", "position_ids", "use_cache"])
+    with pytest.raises(
+        TypeError, match=r"Identity.forward takes no KV cache \(neither `cache` nor `past_key_values`\)"
+    ):
+        cache_keyword(nn.Identity())
+
+
+def test_run_decoder_fills_the_growing_cache_of_the_installed_transformers() -> None:
+    torch.manual_seed(0)
+    model = Qwen2Model(_config(attn_implementation="sdpa")).eval()
+    parts = DecoderParts(
+        decoder=model, lm_head=nn.Identity(), embed_tokens=model.embed_tokens, config=model.config
+    )
+    cache = growing_cache(model.config, 6)
+    embeds = torch.randn(2, 4, 16)  # [N, P, D]
+    mask = torch.ones(2, 4, dtype=torch.bool)  # [N, P]
+    with torch.inference_mode():
+        hidden = run_decoder(parts, embeds, mask, torch.arange(4).expand(2, 4), cache)  # [N, P, D]
+        step = run_decoder(
+            parts, embeds[:, :1], torch.ones(2, 5, dtype=torch.bool), torch.full((2, 1), 4), cache
+        )
+    assert hidden.shape == (2, 4, 16)
+    assert step.shape == (2, 1, 16)
+    # The prompt and the step were written into this cache, not into one the decoder made for itself.
+    assert cache.get_seq_length() == 5
+    assert all(isinstance(layer, GrowingLayer) and layer.length == 5 for layer in cache.layers)
 
 
 def test_sampling_frequencies_follow_the_distribution_and_filters() -> None:

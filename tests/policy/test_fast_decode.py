@@ -14,6 +14,7 @@ from ervlight.policy import CausalLMPolicy, SamplingConfig
 from ervlight.policy.backbones.lean_qwen2 import LeanQwen2Step, lean_qwen2_step
 from ervlight.policy.finetune import FinetuneConfig
 from ervlight.policy.generation.kv_cache import growing_cache
+from ervlight.policy.generation.parts import cache_keyword
 
 ROPES: dict[str, dict[str, Any]] = {
     "default": {"rope_type": "default", "rope_theta": 10000.0},
@@ -59,10 +60,11 @@ def test_lean_steps_equal_hf_forward_on_left_padded_gqa_batches(
     positions = (mask[:, :prompt].long().cumsum(-1) - 1).clamp(min=0)  # [N, P]
     embeds = torch.randn(rows, prompt + steps, 32, dtype=dtype)  # [N, P+L, D]
     reference, cache = DynamicCache(config=model.config), growing_cache(model.config, prompt + steps)
+    keyword = cache_keyword(model)  # `cache`, or `past_key_values` up to transformers 5.20
     with torch.inference_mode():
         for past in (reference, cache):  # the same prompt prefilled into both caches by HF's forward
             model(inputs_embeds=embeds[:, :prompt], attention_mask=mask[:, :prompt], position_ids=positions,
-                  cache=past, use_cache=True)  # fmt: skip
+                  use_cache=True, **{keyword: past})  # fmt: skip
         for step in range(steps):
             width = prompt + step + 1
             step_positions = positions[:, -1:] + step + 1  # [N, 1]
@@ -71,8 +73,8 @@ def test_lean_steps_equal_hf_forward_on_left_padded_gqa_batches(
                 inputs_embeds=token,
                 attention_mask=mask[:, :width],
                 position_ids=step_positions,
-                cache=reference,
                 use_cache=True,
+                **{keyword: reference},
             ).last_hidden_state  # [N, 1, D]
             got = lean(token, mask[:, None, None, :width], step_positions, cache)
             assert got.shape == (rows, 1, 32)

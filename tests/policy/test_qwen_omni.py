@@ -158,13 +158,13 @@ def test_audio_in_video_interleaves_and_matches_the_models_rope_index(omni_folde
     assert runs[1][1] == row.count(audio)  # all of the clip's audio sits between them
     context = policy.encode(batch)
     assert torch.equal(context.attention_mask, inputs["attention_mask"])
-    expected, _ = policy.thinker.model.get_rope_index(
+    expected, _ = policy.thinker.get_rope_index(
         inputs["input_ids"], None, inputs["video_grid_thw"], inputs["attention_mask"], True,
         inputs["feature_attention_mask"].sum(-1), inputs["video_second_per_grid"],
     )  # fmt: skip
     assert context.position_ids is not None
     assert torch.equal(context.position_ids, expected)
-    plain, _ = policy.thinker.model.get_rope_index(
+    plain, _ = policy.thinker.get_rope_index(
         inputs["input_ids"], None, inputs["video_grid_thw"], inputs["attention_mask"], False,
         inputs["feature_attention_mask"].sum(-1), inputs["video_second_per_grid"],
     )  # fmt: skip
@@ -206,3 +206,17 @@ def test_audio_in_video_logprobs_equal_the_thinker_forward(omni_folder: Path, tm
         torch.testing.assert_close(ours[row], expected, atol=1e-4, rtol=1e-4)
     policy.save_pretrained(tmp_path / "saved")
     assert QwenOmniThinker.from_pretrained(tmp_path / "saved", dtype="float32").use_audio_in_video
+
+
+def test_parts_are_the_thinker_towers_and_text_model(thinker_policy: QwenOmniThinker) -> None:
+    parts = thinker_policy.finetune_parts()
+    names = {part: type(module).__name__ for part, module in parts.items()}
+    assert names == {
+        "vision_encoder": "Qwen2_5OmniVisionEncoder",
+        "audio_encoder": "Qwen2_5OmniAudioEncoder",
+        "language_model": "Qwen2_5OmniThinkerTextModel",
+    }
+    decoder = thinker_policy.decoder_parts()
+    assert decoder.decoder is parts["language_model"]
+    assert decoder.embed_tokens is parts["language_model"].get_input_embeddings()
+    assert decoder.lm_head is thinker_policy.thinker.lm_head

@@ -128,7 +128,7 @@ def test_thinker_counts_equal_a_real_thinker_after_one_step(tmp_path: Path, mode
 
     thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tmp_path / "thinker")
     model = wrap_lora(thinker, finetune) if mode == "lora" else thinker
-    freeze_modules({"audio_encoder": thinker.model.audio_tower}, ["audio_encoder"])
+    freeze_modules({"audio_encoder": thinker.get_encoder(modality="audio")}, ["audio_encoder"])
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-3)
     ids = torch.randint(10, 300, (2, 6))

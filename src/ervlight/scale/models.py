@@ -10,11 +10,13 @@ count is the one training sees.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from peft import PeftModel
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -24,14 +26,15 @@ from transformers import (
     Qwen2_5OmniThinkerForConditionalGeneration,
 )
 
+from ervlight.policy.backbones.qwen_omni import thinker_parts
 from ervlight.policy.finetune import FinetuneConfig, freeze_modules, wrap_lora
 
 __all__ = [
     "KNOWN_MODELS",
-    "THINKER_PARTS",
     "DecoderShape",
     "KnownModel",
     "ModelSpec",
+    "PartsOf",
     "apply_finetune",
     "build_meta_model",
     "decoder_shape",
@@ -43,12 +46,8 @@ __all__ = [
 
 ModelKind = Literal["qwen_omni_thinker", "causal_lm"]
 
-#: Freezable parts of a Qwen2.5-Omni thinker, by module path (the names ``QwenOmniThinker.finetune_parts`` uses).
-THINKER_PARTS = {
-    "vision_encoder": "model.visual",
-    "audio_encoder": "model.audio_tower",
-    "language_model": "model.language_model",
-}
+#: The freezable parts of a (possibly peft-wrapped) model, by the names the policy's ``finetune_parts`` uses.
+PartsOf = Callable[[nn.Module], dict[str, nn.Module]]
 
 _OMNI_VISION = {
     "depth": 32,
@@ -242,17 +241,19 @@ def _vision_shape(config: PretrainedConfig) -> DecoderShape | None:
     )
 
 
-def _submodule(model: nn.Module, path: str) -> nn.Module:
-    """``model.get_submodule(path)`` under a peft wrapper too."""
-    for prefix in ("", "base_model.model."):
-        try:
-            return model.get_submodule(prefix + path)
-        except AttributeError:
-            continue
-    raise ValueError(f"{type(model).__name__} has no submodule {path!r}")
+def _thinker_parts(model: nn.Module) -> dict[str, nn.Module]:
+    """:func:`~ervlight.policy.backbones.qwen_omni.thinker_parts` of a thinker, under a peft wrapper too."""
+    thinker = model.get_base_model() if isinstance(model, PeftModel) else model
+    assert isinstance(thinker, Qwen2_5OmniThinkerForConditionalGeneration)
+    return thinker_parts(thinker)
 
 
-def apply_finetune(model: nn.Module, parts: dict[str, str], finetune: FinetuneConfig | None) -> nn.Module:
+def _causal_lm_parts(model: nn.Module) -> dict[str, nn.Module]:
+    """A causal LM's one freezable part: the whole (possibly wrapped) model, as ``CausalLMPolicy`` has it."""
+    return {"language_model": model}
+
+
+def apply_finetune(model: nn.Module, parts: PartsOf, finetune: FinetuneConfig | None) -> nn.Module:
     """Apply the fine-tuning mode as the policies do: LoRA on the whole wrapped model, then freeze named parts."""
     if finetune is None:
         return model
@@ -260,7 +261,7 @@ def apply_finetune(model: nn.Module, parts: dict[str, str], finetune: FinetuneCo
         model = wrap_lora(model, finetune)  # type: ignore[arg-type]
     elif finetune.mode != "full":
         raise ValueError(f"unknown fine-tuning mode {finetune.mode!r}: use 'full' or 'lora'")
-    freeze_modules({name: _submodule(model, path) for name, path in parts.items()}, list(finetune.freeze))
+    freeze_modules(parts(model), list(finetune.freeze))
     return model
 
 
@@ -305,15 +306,16 @@ def hf_spec(folder: Path | None, name: str | None, finetune: FinetuneConfig | No
     kind, model, source = load_meta_model(folder, name)
     config: Any = model.config
     if kind == "qwen_omni_thinker":
-        model = apply_finetune(model, THINKER_PARTS, finetune)
+        model = apply_finetune(model, _thinker_parts, finetune)
+        parts = _thinker_parts(model)
         return spec_from_module(
             name or str(folder),
             source,
             model,
             config,
-            _submodule(model, THINKER_PARTS["language_model"]),
-            _submodule(model, THINKER_PARTS["vision_encoder"]),
+            parts["language_model"],
+            parts["vision_encoder"],
             config,
         )
-    model = apply_finetune(model, {"language_model": ""}, finetune)
+    model = apply_finetune(model, _causal_lm_parts, finetune)
     return spec_from_module(name or str(folder), source, model, config, model, None)

@@ -36,13 +36,25 @@ from ervlight.policy.decoder import (
 from ervlight.policy.finetune import FinetuneConfig
 from ervlight.policy.generation.parts import DecoderParts
 
-__all__ = ["QwenOmniThinker"]
+__all__ = ["QwenOmniThinker", "thinker_parts"]
 
 _SETTINGS_FILE = "policy.json"
-#: ``audio_tower.audio_bos_eos_token`` is never used by the thinker's forward (transformers keeps it for checkpoint
-#: compatibility), so it is frozen: a trainable parameter that never gets a gradient stops DDP ("parameters that
-#: were not used") and breaks a sharded resume (no optimizer state was saved for it).
-_UNUSED = "audio_tower.audio_bos_eos_token"
+#: The audio tower's ``audio_bos_eos_token`` is never used by the thinker's forward (transformers keeps it for
+#: checkpoint compatibility), so it is frozen: a trainable parameter that never gets a gradient stops DDP
+#: ("parameters that were not used") and breaks a sharded resume (no optimizer state was saved for it).
+_UNUSED = "audio_bos_eos_token"
+
+
+def thinker_parts(thinker: Qwen2_5OmniThinkerForConditionalGeneration) -> dict[str, nn.Module]:
+    """A thinker's freezable parts: ``vision_encoder``, ``audio_encoder`` and ``language_model``.
+
+    Found through the thinker's own methods: where they sit under it changed between transformers 5.20 and 5.24.
+    """
+    return {
+        "vision_encoder": thinker.get_encoder(modality="video"),
+        "audio_encoder": thinker.get_encoder(modality="audio"),
+        "language_model": thinker.get_decoder(),
+    }
 
 
 class QwenOmniThinker(DecoderPolicy):
@@ -108,7 +120,7 @@ class QwenOmniThinker(DecoderPolicy):
             model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(model, **kwargs)
         self._check_token_ids(model)
         self.lm: PreTrainedModel | PeftModel = model
-        self.thinker.model.get_submodule(_UNUSED).requires_grad_(False)
+        thinker_parts(self.thinker)["audio_encoder"].get_submodule(_UNUSED).requires_grad_(False)
         if finetune is not None:
             self.apply_finetuning(finetune)
 
@@ -141,21 +153,16 @@ class QwenOmniThinker(DecoderPolicy):
         """The thinker's text model, LM head and token embedding."""
         thinker = self.thinker
         return DecoderParts(
-            decoder=thinker.model.language_model,
+            decoder=thinker.get_decoder(),
             lm_head=thinker.lm_head,
-            embed_tokens=thinker.model.get_input_embeddings(),
+            embed_tokens=thinker.get_input_embeddings(),
             config=thinker.config.get_text_config(decoder=True),
             step_factory=self.decode_step_factory(),
         )
 
     def finetune_parts(self) -> dict[str, nn.Module]:
         """Freezable parts: the vision and audio towers and the language model."""
-        thinker = self.thinker
-        return {
-            "vision_encoder": thinker.model.visual,
-            "audio_encoder": thinker.model.audio_tower,
-            "language_model": thinker.model.language_model,
-        }
+        return thinker_parts(self.thinker)
 
     def _prompt_texts(self, batch: MediaBatch, prompts: list[str] | None) -> list[str]:
         """Chat-templated prompts with the video (and audio, where present) placeholders before the instruction.
@@ -216,8 +223,12 @@ class QwenOmniThinker(DecoderPolicy):
         return [int(processor.tokenizer.convert_tokens_to_ids(getattr(processor, name))) for name in names]
 
     def _merge(self, inputs: Any) -> PromptContext:
-        """Token embeddings with video/audio features scattered into their placeholders, and M-RoPE positions."""
-        model = self.thinker.model
+        """Token embeddings with video/audio features scattered into their placeholders, and M-RoPE positions.
+
+        Only the thinker's own methods are called: where the towers and the text model sit under it changed
+        between transformers 5.20 and 5.24.
+        """
+        model = self.thinker
         ids, mask = inputs["input_ids"], inputs["attention_mask"]  # [B, P]
         embeds = model.get_input_embeddings()(ids)  # [B, P, D]
         video = model.get_video_features(

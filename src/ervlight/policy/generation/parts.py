@@ -10,8 +10,9 @@ Symbols: ``B`` prompts, ``N`` rows, ``P`` prompt positions, ``Q`` new positions,
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -25,6 +26,7 @@ __all__ = [
     "DecodeStep",
     "DecodeStepFactory",
     "DecoderParts",
+    "cache_keyword",
     "gradient_free",
     "next_positions",
     "prompt_positions",
@@ -55,9 +57,10 @@ DecodeStepFactory = Callable[[nn.Module, PreTrainedConfig], DecodeStep | None]
 class DecoderParts:
     """What the shared loop needs from a backbone: the decoder stack, the LM head, token embeddings, the config.
 
-    ``decoder`` is called as ``decoder(inputs_embeds=, attention_mask=, position_ids=, cache=, use_cache=)`` and
-    returns an object with ``last_hidden_state`` (HF ``*Model`` classes, e.g. ``Qwen2Model``). ``step_factory``
-    is the backbone's fast decode step, if it has one (see the module docstring).
+    ``decoder`` is called as ``decoder(inputs_embeds=, attention_mask=, position_ids=, <cache keyword>=,
+    use_cache=)`` and returns an object with ``last_hidden_state`` (HF ``*Model`` classes, e.g. ``Qwen2Model``);
+    ``cache_keyword`` is read from its ``forward`` signature (see :func:`cache_keyword`). ``step_factory`` is the
+    backbone's fast decode step, if it has one (see the module docstring).
     """
 
     decoder: nn.Module
@@ -65,6 +68,26 @@ class DecoderParts:
     embed_tokens: nn.Module
     config: PreTrainedConfig
     step_factory: DecodeStepFactory | None = None
+    cache_keyword: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cache_keyword = cache_keyword(self.decoder)
+
+
+def cache_keyword(decoder: nn.Module) -> str:
+    """The keyword under which ``decoder.forward`` takes its KV cache: ``cache`` or ``past_key_values``.
+
+    transformers renamed the argument ``past_key_values`` -> ``cache`` after 5.20 (5.24 still takes the old name,
+    with a deprecation warning); vLLM 0.33 pins transformers < 5.21, so both names are in use. A cache passed
+    under a name the forward does not declare would be swallowed by its ``**kwargs`` and silently not filled.
+    """
+    parameters = inspect.signature(decoder.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in parameters:
+            return name
+    raise TypeError(
+        f"{type(decoder).__name__}.forward takes no KV cache (neither `cache` nor `past_key_values`)"
+    )
 
 
 def gradient_free(*modules: nn.Module) -> contextlib.AbstractContextManager[None]:
@@ -108,8 +131,8 @@ def run_decoder(
         inputs_embeds=embeds,
         attention_mask=attention_mask,
         position_ids=positions,
-        cache=cache,
         use_cache=cache is not None,
+        **{parts.cache_keyword: cache},
     )
     hidden: torch.Tensor = out.last_hidden_state
     return hidden
