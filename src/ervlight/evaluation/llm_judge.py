@@ -25,6 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ervlight.errors import UserError
 from ervlight.evaluation.response_cache import ResponseCache, default_cache_dir
 from ervlight.labels import get_label_space
 
@@ -41,7 +42,7 @@ _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _NO_BODY_STATUS = frozenset({401, 403})  # auth replies may echo a masked key: never repeat them
 
 
-class LLMJudgeError(RuntimeError):
+class LLMJudgeError(UserError, RuntimeError):
     """A configuration or endpoint error that retrying cannot fix (missing key variable, HTTP 4xx, …)."""
 
 

@@ -96,9 +96,11 @@ def _lightning(args: list[str]) -> None:
     saved = sys.argv
     sys.argv = saved[:1]
     try:
-        run_lightning(args)
+        code = run_lightning(args)
     finally:
         sys.argv = saved
+    if code:
+        raise SystemExit(code)  # SIGTERM stopped the stage: the demo stops too, with the same code
 
 
 def _corpus(settings: DemoSettings) -> None:
