@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ervlight import __version__
 from ervlight.errors import USER_ERROR_EXIT, UserError
 
-__all__ = ["COMMANDS", "LIGHTNING_SUBCOMMANDS", "SIGTERM_EXIT", "Command", "dispatch", "main", "run_lightning"]
+__all__ = ["COMMANDS", "LIGHTNING_SUBCOMMANDS", "SIGTERM_EXIT", "Command", "dispatch", "main", "run_lightning", "user_error"]
 
 #: Exit code of a run stopped by SIGTERM (the shell's 128 + 15): never 0, so schedulers see it did not finish.
 SIGTERM_EXIT = 143
@@ -144,6 +144,18 @@ def run_lightning(args: Sequence[str] | None = None) -> int:
     return 0
 
 
+def user_error(error: BaseException) -> UserError | None:
+    """The :class:`UserError` behind ``error`` (itself, or its cause: jsonargparse wraps errors of ``__init__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UserError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ervlight`` and ``python -m ervlight``; returns the exit code."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -159,8 +171,11 @@ def main(args: Sequence[str] | None = None) -> int:
             return COMMANDS[name].load()(rest)
         if name in LIGHTNING_SUBCOMMANDS:
             return run_lightning(None if args is None else argv)
-    except UserError as error:
-        print(f"ervlight {name}: {error}", file=sys.stderr)
+    except Exception as error:
+        cause = user_error(error)
+        if cause is None:
+            raise  # a bug: keep the traceback
+        print(f"ervlight {name}: {cause}", file=sys.stderr)
         return USER_ERROR_EXIT
     print(f"ervlight: unknown command {name!r}\n\n{_overview()}", file=sys.stderr)
     return 2

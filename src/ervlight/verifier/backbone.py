@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -177,7 +178,7 @@ def load_classifier(
                 output_loading_info=True,
                 **label_kwargs(labels, multi_label),
             )
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         if not os.path.isdir(path):
             raise
         raise ConfigError(
