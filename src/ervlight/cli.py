@@ -22,7 +22,16 @@ from dataclasses import dataclass
 from ervlight import __version__
 from ervlight.errors import USER_ERROR_EXIT, UserError
 
-__all__ = ["COMMANDS", "LIGHTNING_SUBCOMMANDS", "SIGTERM_EXIT", "Command", "dispatch", "main", "run_lightning", "user_error"]
+__all__ = [
+    "COMMANDS",
+    "LIGHTNING_SUBCOMMANDS",
+    "SIGTERM_EXIT",
+    "Command",
+    "dispatch",
+    "main",
+    "run_lightning",
+    "user_error",
+]
 
 #: Exit code of a run stopped by SIGTERM (the shell's 128 + 15): never 0, so schedulers see it did not finish.
 SIGTERM_EXIT = 143
@@ -139,7 +148,9 @@ def run_lightning(args: Sequence[str] | None = None) -> int:
             args=None if args is None else list(args),
         )
     except SIGTERMException:
-        print(f"ervlight: stopped by SIGTERM before the end of the run (exit {SIGTERM_EXIT})", file=sys.stderr)
+        print(
+            f"ervlight: stopped by SIGTERM before the end of the run (exit {SIGTERM_EXIT})", file=sys.stderr
+        )
         return SIGTERM_EXIT
     return 0
 

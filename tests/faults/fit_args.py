@@ -11,7 +11,12 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "grpo" / "r1omni_base
 
 def fit_args(root: Path, dfew_root: Path, emer_json: Path, steps: int, **model: Any) -> list[str]:
     """``fit --config <GRPO demo preset>`` shrunk to seconds; ``model`` overrides ``model.init_args``."""
-    policy = {"pretrained": None, "tokenizer_corpus": str(emer_json), "hidden_size": 32, "intermediate_size": 64}
+    policy = {
+        "pretrained": None,
+        "tokenizer_corpus": str(emer_json),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+    }
     overrides: dict[str, Any] = {
         "trainer.max_steps": steps, "trainer.limit_val_batches": 0, "trainer.enable_progress_bar": False,
         "trainer.enable_model_summary": False, "trainer.default_root_dir": str(root),

@@ -133,8 +133,13 @@ def test_cli_resume_keeps_the_logger_version_and_ends_at_the_last_step(
     assert main([*fit_args(run, dfew_root, emer_json, 5), f"--ckpt_path={last}"]) == 0
     assert sorted(p.name for p in (run / "tensorboard").iterdir()) == ["version_0"]  # no version_1
     assert _step(last) == 5
-    assert len(list((run / "tensorboard" / "version_0").glob("events.out.tfevents.*"))) == 2  # one per process
+    assert (
+        len(list((run / "tensorboard" / "version_0").glob("events.out.tfevents.*"))) == 2
+    )  # one per process
     for weights in ("lm/model.safetensors", "towers.safetensors"):
-        straight, resumed = load_file(tmp_path / "straight" / "policy" / weights), load_file(run / "policy" / weights)
+        straight, resumed = (
+            load_file(tmp_path / "straight" / "policy" / weights),
+            load_file(run / "policy" / weights),
+        )
         assert straight.keys() == resumed.keys()
         assert all(torch.equal(straight[k], resumed[k]) for k in straight), weights

@@ -20,7 +20,8 @@ def _fails(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     """Run ``argv``; assert exit 2 and one stderr line without a traceback; return that line."""
     assert main(argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("INFO")]
-    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert len(lines) == 1, lines
+    assert "Traceback" not in lines[0]
     return lines[0]
 
 
@@ -77,7 +78,9 @@ def test_verifier_folder_errors_name_the_file(tmp_path: Path, bert_folder: Path)
         load_classifier(str(missing))
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(MissingPathError, match=f"{empty} has no config.json, so it is not a saved model folder"):
+    with pytest.raises(
+        MissingPathError, match=f"{empty} has no config.json, so it is not a saved model folder"
+    ):
         load_classifier(str(empty))
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
@@ -98,7 +101,9 @@ def test_verifier_folder_errors_name_the_file(tmp_path: Path, bert_folder: Path)
 def test_missing_verifier_in_a_grpo_fit_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], dfew_root: Path, emer_json: Path
 ) -> None:
-    rewards = json.dumps([{"name": "format"}, {"name": "explanation", "init_args": {"verifier": "runs/none/verifier"}}])
+    rewards = json.dumps(
+        [{"name": "format"}, {"name": "explanation", "init_args": {"verifier": "runs/none/verifier"}}]
+    )
     line = _fails(capsys, fit_args(tmp_path, dfew_root, emer_json, 2, rewards=rewards))
     assert line.startswith("ervlight fit: verifier folder 'runs/none/verifier' does not exist")
     assert not (tmp_path / "policy").exists()
@@ -117,7 +122,15 @@ def test_llm_judge_without_its_key_is_one_line(
         "class_path: ervlight.evaluation.llm_judge.LLMJudge\ninit_args:\n  base_url: http://127.0.0.1:9/v1\n"
         f"  model: m\n  api_key_env: ERVLIGHT_TEST_KEY\n  cache_dir: {tmp_path / 'cache'}\n"
     )
-    argv = ["report", "--predictions", str(predictions), "--judge", str(judge), "--out", str(tmp_path / "out")]
+    argv = [
+        "report",
+        "--predictions",
+        str(predictions),
+        "--judge",
+        str(judge),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     line = _fails(capsys, argv)
     assert "environment variable ERVLIGHT_TEST_KEY (the API key) is not set" in line
     assert line.startswith("ervlight report: ")

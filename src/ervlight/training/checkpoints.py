@@ -35,21 +35,27 @@ class LastCheckpoint(ModelCheckpoint):
         every_n_epochs: save at the end of every this many training epochs (0: not on an epoch schedule).
     """
 
-    def __init__(self, dirpath: str | None = None, every_n_train_steps: int = 0, every_n_epochs: int = 1) -> None:
+    def __init__(
+        self, dirpath: str | None = None, every_n_train_steps: int = 0, every_n_epochs: int = 1
+    ) -> None:
         if every_n_train_steps < 0 or every_n_epochs < 0:
             raise ConfigError(
                 f"LastCheckpoint: every_n_train_steps and every_n_epochs must be >= 0 (0 = off), "
                 f"got {every_n_train_steps} and {every_n_epochs}"
             )
         # the parent's own triggers stay off (0): this class decides when to save
-        super().__init__(dirpath=dirpath, save_last=True, save_top_k=0, every_n_train_steps=0, every_n_epochs=0)
+        super().__init__(
+            dirpath=dirpath, save_last=True, save_top_k=0, every_n_train_steps=0, every_n_epochs=0
+        )
         self.step_interval = every_n_train_steps
         self.epoch_interval = every_n_epochs
 
     @property
     def state_key(self) -> str:
         """Key of this callback's state in a checkpoint (distinct from any ``ModelCheckpoint``'s)."""
-        return self._generate_state_key(every_n_train_steps=self.step_interval, every_n_epochs=self.epoch_interval)
+        return self._generate_state_key(
+            every_n_train_steps=self.step_interval, every_n_epochs=self.epoch_interval
+        )
 
     def save_now(self, trainer: pl.Trainer) -> str | None:
         """Write ``last.ckpt`` at the current step; returns its path (``None``: nothing to save now)."""
@@ -77,7 +83,9 @@ class LastCheckpoint(ModelCheckpoint):
         """Save the final step."""
         self.save_now(trainer)
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         """On SIGTERM, save the step the run stopped at and say where (other exceptions save nothing)."""
         if not isinstance(exception, SIGTERMException):
             return

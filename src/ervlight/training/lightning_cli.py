@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lightning.pytorch import Trainer
+from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 
@@ -39,9 +39,10 @@ class ErvlightCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Lightning's trainer, with the default rich bar replaced by :class:`StepBoundProgressBar`."""
         trainer = super().instantiate_trainer(**kwargs)
-        bars = [i for i, c in enumerate(trainer.callbacks) if isinstance(c, ProgressBar)]
-        if len(bars) == 1 and type(trainer.callbacks[bars[0]]) is RichProgressBar:
-            trainer.callbacks[bars[0]] = StepBoundProgressBar()
+        callbacks: list[Callback] = trainer.callbacks  # type: ignore[attr-defined]  # set by Trainer.__init__
+        bars = [i for i, c in enumerate(callbacks) if isinstance(c, ProgressBar)]
+        if len(bars) == 1 and type(callbacks[bars[0]]) is RichProgressBar:
+            callbacks[bars[0]] = StepBoundProgressBar()
         return trainer
 
 

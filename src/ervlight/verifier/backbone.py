@@ -89,16 +89,21 @@ def check_classifier_folder(folder: str) -> None:
         with open(config, encoding="utf-8") as handle:
             content = json.load(handle)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{config} is not valid JSON ({error}): restore the file or save the verifier again") from None
+        message = f"{config} is not valid JSON ({error}): restore the file or save the verifier again"
+        raise ConfigError(message) from None
     if not isinstance(content, dict) or "model_type" not in content:
         raise ConfigError(f"{config} has no model_type key: restore the file or save the verifier again")
     if not any(os.path.isfile(os.path.join(folder, name)) for name in WEIGHT_FILES):
-        raise MissingPathError(f"{folder} has no weights ({' or '.join(WEIGHT_FILES)}): save the verifier again")
+        raise MissingPathError(
+            f"{folder} has no weights ({' or '.join(WEIGHT_FILES)}): save the verifier again"
+        )
 
 
 def _weights_file(folder: str) -> str:
     """The weight file transformers reads from ``folder`` (the folder itself when none is there)."""
-    found = [os.path.join(folder, name) for name in WEIGHT_FILES if os.path.isfile(os.path.join(folder, name))]
+    found = [
+        os.path.join(folder, name) for name in WEIGHT_FILES if os.path.isfile(os.path.join(folder, name))
+    ]
     return found[0] if found else folder
 
 
@@ -128,7 +133,10 @@ def _check_head_only(model: PreTrainedModel, missing: Sequence[str], path: str) 
     backbone = sorted(key for key in missing if key.startswith(prefix))
     if backbone:
         logging.getLogger(__name__).warning(
-            "%s lacks %d backbone weights (initialised at random): %s", path, len(backbone), ", ".join(backbone[:5])
+            "%s lacks %d backbone weights (initialised at random): %s",
+            path,
+            len(backbone),
+            ", ".join(backbone[:5]),
         )
 
 
