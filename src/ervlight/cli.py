@@ -131,6 +131,7 @@ def run_lightning(args: Sequence[str] | None = None) -> int:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from ervlight.tasks.base import BaseModule
+    from ervlight.training.distributed import release_process_group
     from ervlight.training.lightning_cli import ErvlightCLI, check_config_files
     from ervlight.training.quiet import quiet_lightning
 
@@ -152,6 +153,8 @@ def run_lightning(args: Sequence[str] | None = None) -> int:
             f"ervlight: stopped by SIGTERM before the end of the run (exit {SIGTERM_EXIT})", file=sys.stderr
         )
         return SIGTERM_EXIT
+    finally:
+        release_process_group()  # a gloo group left to the interpreter's exit can abort the process
     return 0
 
 
