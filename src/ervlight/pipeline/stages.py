@@ -120,6 +120,8 @@ def _verifier_args(settings: DemoSettings, judge: bool) -> list[str]:
         "fit",
         "--config",
         settings.config("verifier/demo.yaml"),
+        "--trainer.callbacks",
+        "[]",  # the demo keeps the exported verifier only: no checkpoint callbacks
         "--trainer.enable_checkpointing",
         "false",
     ]
