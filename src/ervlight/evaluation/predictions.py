@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from torch.utils.data import DataLoader
 
 from ervlight.jsonl import read_jsonl
 from ervlight.labels import get_label_space
 
-__all__ = ["PredictionRecord", "PredictionWriter", "read_predictions", "write_predictions"]
+__all__ = ["PredictionRecord", "PredictionWriter", "merge_parts", "read_predictions", "write_predictions"]
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,44 @@ def read_predictions(paths: Sequence[str | Path]) -> list[PredictionRecord]:
     return records
 
 
+def _batch_indices(loader: Any) -> list[list[int]]:
+    """The dataset indices of each batch a map-style loader yields on this rank (its sampler's order)."""
+    batches = loader.batch_sampler if isinstance(loader, DataLoader) else None
+    return [list(batch) for batch in batches] if batches is not None else []
+
+
+def _loaders(trainer: Trainer) -> list[Any]:
+    """The test dataloaders as a list (Lightning gives one loader or a sequence)."""
+    loaders = trainer.test_dataloaders
+    if loaders is None:
+        return []
+    return list(loaders) if isinstance(loaders, list | tuple) else [loaders]
+
+
+def merge_parts(parts: Sequence[Path]) -> list[PredictionRecord]:
+    """Records of per-rank part files in dataset order, padded repeats (same loader, index and clip) dropped."""
+    rows: dict[tuple[int, int, str, str], PredictionRecord] = {}
+    for part in parts:
+        with part.open(encoding="utf-8") as handle:
+            for text in handle:
+                row = json.loads(text)
+                record = PredictionRecord(row["clip_id"], row["dataset"], row["fold"], row["gold"],
+                                          row["completion"])  # fmt: skip
+                rows.setdefault((row["loader"], row["index"], record.dataset, record.clip_id), record)
+    return [rows[key] for key in sorted(rows)]
+
+
 class PredictionWriter(Callback):
     """Collect the completions ``test_step`` returns and write them as JSON lines at the end of testing.
 
     The module's ``test_step`` must return ``{"completions": list[str]}``, one per clip (``SFTModule`` does); the
     batch gives clip ids, datasets and gold labels; the fold comes from ``fold`` or the datamodule's ``fold``.
+
+    Several processes (``ervlight test --trainer.devices 8``): like Lightning's ``BasePredictionWriter``, each
+    rank writes a part file ``<path>.rank<r>`` with the dataset index of every clip (from its sampler); rank 0
+    merges them into ``path`` in dataset order, drops the repeats ``DistributedSampler`` pads the last batches
+    with (same index and clip), and deletes the parts. The ranks must share the folder of ``path``. A batch that
+    skipped broken clips pairs its kept clips with its first sampler indices, in order.
 
     Args:
         path: the JSONL file to write (``{trainer.log_dir}`` inside it is filled in).
@@ -96,10 +130,13 @@ class PredictionWriter(Callback):
         self.path = path
         self.fold = fold
         self.records: list[PredictionRecord] = []
+        self.keys: list[tuple[int, int]] = []
+        self._indices: list[list[list[int]]] = []
 
     def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Start an empty collection."""
-        self.records = []
+        """Start an empty collection; read each loader's batch indices on this rank."""
+        self.records, self.keys = [], []
+        self._indices = [_batch_indices(loader) for loader in _loaders(trainer)]
 
     def on_test_batch_end(
         self,
@@ -110,7 +147,7 @@ class PredictionWriter(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        """Keep one record per clip of the batch."""
+        """Keep one record per clip of the batch, with its dataset index."""
         texts = outputs.get("completions") if isinstance(outputs, dict) else None
         if not isinstance(texts, list) or len(texts) != len(batch.clip_ids):
             raise TypeError(
@@ -122,15 +159,40 @@ class PredictionWriter(Callback):
             if self.fold is not None
             else getattr(getattr(trainer, "datamodule", None), "fold", None)
         )
-        for clip, dataset, gold, text in zip(
-            batch.clip_ids, batch.datasets, batch.label_names, texts, strict=True
+        batches = self._indices[dataloader_idx] if dataloader_idx < len(self._indices) else []
+        indices = batches[batch_idx] if batch_idx < len(batches) else []
+        start = len(self.records)
+        for position, (clip, dataset, gold, text) in enumerate(
+            zip(batch.clip_ids, batch.datasets, batch.label_names, texts, strict=True)
         ):
             self.records.append(PredictionRecord(str(clip), dataset, fold, gold, str(text)))
+            self.keys.append(
+                (dataloader_idx, indices[position] if position < len(indices) else start + position)
+            )
+
+    def resolved_path(self, trainer: Trainer) -> Path:
+        """The predictions file, ``{trainer.log_dir}`` filled in."""
+        return Path(self.path.replace("{trainer.log_dir}", str(trainer.log_dir or trainer.default_root_dir)))
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Write the file (rank 0 of a single process; gather first under DDP is not done: run tests on one)."""
-        if trainer.world_size > 1:
-            raise RuntimeError("PredictionWriter writes from one process: run `ervlight test` with devices=1")
-        path = self.path.replace("{trainer.log_dir}", str(trainer.log_dir or trainer.default_root_dir))
-        write_predictions(self.records, path)
-        print(f"wrote {len(self.records)} predictions to {path}")
+        """Write the file; with several processes, write this rank's part and let rank 0 merge the parts."""
+        path = self.resolved_path(trainer)
+        if trainer.world_size == 1:
+            write_predictions(self.records, path)
+            print(f"wrote {len(self.records)} predictions to {path}")
+            return
+        part = path.with_name(f"{path.name}.rank{trainer.global_rank}")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        with part.open("w", encoding="utf-8") as handle:
+            for (loader, index), record in zip(self.keys, self.records, strict=True):
+                row = {"loader": loader, "index": index, **asdict(record)}
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        trainer.strategy.barrier("prediction_parts_written")
+        if trainer.is_global_zero:
+            parts = [path.with_name(f"{path.name}.rank{r}") for r in range(trainer.world_size)]
+            records = merge_parts(parts)
+            write_predictions(records, path)
+            for name in parts:
+                name.unlink()
+            print(f"wrote {len(records)} predictions from {trainer.world_size} processes to {path}")
+        trainer.strategy.barrier("predictions_merged")

@@ -120,12 +120,14 @@ def build_report(
     sentence_verifier: SentenceVerifier | None = None,
     tensorboard: bool = True,
     ratings: Sequence[Rating] | None = None,
+    figure_formats: Sequence[str] = (),
 ) -> Report:
     """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
 
     ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
     ``predictions.csv`` (default: the verifier of the first judge, when it has one). ``ratings`` (human ratings
     from ``ervlight rate``) add the "Human ratings" section (:func:`ervlight.rating.human.human_evaluation`).
+    Figures are written as PNG plus ``figure_formats`` (``pdf``, ``svg``).
     """
     if not judges:
         raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
@@ -161,9 +163,9 @@ def build_report(
     verifier = sentence_verifier or (judges[0].verifier if isinstance(judges[0], VerifierJudge) else None)
     per_sentence = sentence_labels(rationales, verifier) if verifier is not None else [""] * len(records)
     (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    figures = write_figures(report, folder)
+    figures = write_figures(report, folder, figure_formats)
     write_markdown(report, folder, figures)
-    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv")
+    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv", judges)
     if tensorboard:
         write_tensorboard(report, folder, figures)
     return report
