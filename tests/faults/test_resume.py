@@ -23,6 +23,7 @@ from ervlight.data.sources import DataSource
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.grpo import GRPOModule
 from ervlight.training import LastCheckpoint
+from tiny_models import tiny_omni_kwargs
 
 
 class Worsening(LightningModule):
@@ -93,8 +94,7 @@ def test_monitored_save_last_lags_and_last_checkpoint_does_not(tmp_path: Path) -
 def _grpo(root: Path, mafw_root: Path, callbacks: list[Callback], ckpt: Path | None = None) -> GRPOModule:
     """8 GRPO steps of a small TinyOmni on MAFW-mini (10 clips, 5 batches an epoch, resumable sampling)."""
     torch.manual_seed(1 if ckpt else 0)  # a resumed run starts from other weights: the checkpoint brings them
-    policy = TinyOmni(hidden_size=32, intermediate_size=64, vision_channels=8, audio_channels=16, vocab_size=300,
-                      image_size=16, instruction="Which emotion?")  # fmt: skip
+    policy = TinyOmni(**tiny_omni_kwargs(vocab_size=300, image_size=16, instruction="Which emotion?"))
     module = GRPOModule(
         policy, rewards=[{"name": "format"}, {"name": "accuracy"}], num_generations=2, max_completion_length=4,
         datasets=["mafw"], policy_dir=None, log_completions_steps=0, optimizer=partial(torch.optim.AdamW, lr=0.01),
