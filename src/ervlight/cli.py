@@ -162,12 +162,18 @@ def run_lightning(args: Sequence[str] | None = None) -> int:
     return 0
 
 
-def user_error(error: BaseException) -> UserError | None:
-    """The :class:`UserError` behind ``error`` (itself, or its cause: jsonargparse wraps errors of ``__init__``)."""
+def user_error(error: BaseException) -> Exception | None:
+    """The user error behind ``error``: itself or the first of its cause/context chain (``None``: a bug).
+
+    A user error is a :class:`~ervlight.errors.UserError` or a :class:`~ervlight.data.errors.DataError` (a data
+    tree, list or kind the user named); the chain is walked because jsonargparse wraps errors raised in ``__init__``.
+    """
+    from ervlight.data.errors import DataError
+
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, UserError):
+        if isinstance(current, UserError | DataError):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -123,9 +123,10 @@ def erv_rewards() -> list[dict[str, Any]]:
 
 
 def tiny_trainer(root: Path, max_steps: int, **overrides: Any) -> Trainer:
-    """A CPU trainer logging to TensorBoard under ``root``, no checkpoints, no progress bar."""
+    """A CPU trainer logging to TensorBoard under ``root`` (its root folder too), no checkpoints, no progress bar."""
     settings: dict[str, Any] = {
         "accelerator": "cpu",
+        "default_root_dir": root,
         "devices": 1,
         "max_steps": max_steps,
         "logger": TensorBoardLogger(root, name="grpo"),

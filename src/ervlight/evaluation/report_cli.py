@@ -17,6 +17,7 @@ from pathlib import Path
 from ervlight.evaluation.judge import Judge
 from ervlight.evaluation.llm_judge import LLMJudgeError
 from ervlight.evaluation.plots import FIGURE_FORMATS
+from ervlight.jsonl import read_utf8
 
 __all__ = ["build_parser", "load_judge", "main"]
 
@@ -34,7 +35,7 @@ def load_judge(spec: str) -> Judge:
 
         parser = ArgumentParser()
         parser.add_argument("--judge", type=Judge)
-        judge: Judge = parser.instantiate(parser.parse_args(["--judge", path.read_text()])).judge
+        judge: Judge = parser.instantiate(parser.parse_args(["--judge", read_utf8(path)])).judge
         if name:
             judge.name = name
         return judge

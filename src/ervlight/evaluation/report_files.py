@@ -19,7 +19,7 @@ from ervlight.parsing import parse_completion
 from ervlight.rating.human import human_figure, human_markdown
 
 if TYPE_CHECKING:
-    from ervlight.evaluation.report_results import Report
+    from ervlight.evaluation.report_results import GroupResult, Report
 
 __all__ = [
     "SCALARS",
@@ -103,6 +103,16 @@ def _fold_rows(report: Report, dataset: str) -> list[str]:
     return rows
 
 
+def _clip_counts(group: GroupResult) -> str:
+    """One markdown bullet with a group's listed / evaluated / unreadable / scored / unjudged clips."""
+    fold = "all" if group.fold is None else f"fold {group.fold}"
+    counts = ", ".join(
+        f"{name} {group.clips.get(name, 0)}"
+        for name in ("listed", "evaluated", "unreadable", "scored", "unjudged")
+    )
+    return f"- {fold}: {counts}"
+
+
 def write_markdown(report: Report, folder: Path, figures: dict[str, Figure]) -> Path:
     """Write ``report.md``: per-dataset fold tables, per-class recall, judge agreement and the figures."""
     lines = [
@@ -115,6 +125,12 @@ def write_markdown(report: Report, folder: Path, figures: dict[str, Figure]) -> 
     for dataset in sorted(report.summary):
         lines += ["", f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += _fold_rows(report, dataset)
+        lines += [
+            "",
+            "Clips (listed = evaluated + unreadable; unreadable clips count as wrong unless excluded):",
+            "",
+        ]
+        lines += [_clip_counts(group) for group in report.groups if group.dataset == dataset]
         labels = list(get_label_space(dataset).labels)
         members = [g for g in report.groups if g.dataset == dataset]
         lines += ["", "Per-class recall (%):", "", "| fold | " + " | ".join(labels) + " |"]

@@ -358,6 +358,8 @@ class GRPOModule(PolicyTask):
     def evaluate(self, batch: EvalBatch, batch_idx: int, stage: Stage) -> list[str]:
         """Generate and score (:class:`PolicyTask`), then log each reward's mean (``<stage>/rewards/<name>``)."""
         texts = super().evaluate(batch, batch_idx, stage)
+        if not texts:  # a batch of only unreadable clips: counted by the metrics, no reward to average
+            return texts
         _, labels, datasets = prompt_fields(batch)
         rewards = self.rewards(RewardInputs(texts, labels, datasets))  # [B, R]
         means = {f"{stage}/rewards/{name}": rewards[:, r].mean() for r, name in enumerate(self.rewards.names)}
