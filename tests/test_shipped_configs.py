@@ -8,8 +8,9 @@ import yaml
 from ervlight.cli import main
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+JUDGES = sorted((CONFIGS / "judge").glob("*.yaml"))  # `ervlight report --judge` files, not trainer configs
 FULL = sorted(p for p in CONFIGS.rglob("*.yaml") if "model" in (yaml.safe_load(p.read_text()) or {}))
-FRAGMENTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p not in FULL)
+FRAGMENTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p not in FULL and p not in JUDGES)
 
 
 def test_configs_are_found() -> None:
@@ -44,6 +45,14 @@ def test_fragment_composes_with_a_full_config(path: Path, capsys: pytest.Capture
         assert printed["init_args"]["fold"] == fragment["init_args"]["fold"]
     else:
         assert contains(printed, fragment)
+
+
+@pytest.mark.parametrize("path", JUDGES, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_judge_config_loads(path: Path) -> None:
+    from ervlight.evaluation.report_cli import load_judge
+
+    judge = load_judge(str(path))
+    assert judge.name == yaml.safe_load(path.read_text())["init_args"]["name"]
 
 
 def contains(resolved: object, shipped: object) -> bool:

@@ -62,7 +62,11 @@ class FakeChatServer:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                rationale = body["messages"][0]["content"].split("\n\n", 1)[1]
+                content = body["messages"][0]["content"]
+                reason = content.partition("\nReason: ")[2].removesuffix(
+                    "\nAnswer Emotion:"
+                )  # the reference's
+                rationale = reason or content.split("\n\n", 1)[1]
                 with server.lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
@@ -414,3 +418,43 @@ def test_predictions_csv_says_failed_or_out_of_list(serve, tmp_path: Path) -> No
     with (out / "predictions.csv").open(newline="") as handle:
         cells = [row["judge:llm:judge-mini"] for row in csv.DictReader(handle)]
     assert cells == ["sad", "out_of_list", "failed", ""]  # "d" has no rationale: nothing to judge
+
+
+def test_the_reference_preset_is_the_reference_judge_script(serve, tmp_path: Path) -> None:
+    from ervlight.evaluation.report_cli import load_judge
+    from ervlight.protocol import reference_judge_prompt
+
+    preset = load_judge("configs/judge/reference_gpt41mini.yaml")
+    assert isinstance(preset, LLMJudge)
+    assert (preset.base_url, preset.model, preset.api_key_env) == ("https://api.openai.com/v1", "gpt-4.1-mini",
+                                                                   "OPENAI_API_KEY")  # fmt: skip
+    assert (preset.timeout_s, preset.max_retries, preset.reply_rule) == (20.0, 2, "reference")
+    server = serve({"He frowns.": ["ok:angry"], "b": ["ok:Angry"], "c": ["ok:sad "], "d": ["ok:happiness"],
+                    "e": ["status:500"]})  # fmt: skip
+    options = {name: getattr(preset, name) for name in ("prompt", "message", "label_brackets", "temperature",
+                                                         "max_tokens", "reply_rule")}  # fmt: skip
+    judge = make_judge(server, tmp_path, **options)
+    answers = judge.judge(["He frowns.", "b", "c", "d", "e"], "dfew")
+    assert answers == [
+        "angry",
+        "neutral",
+        "neutral",
+        "neutral",
+        "neutral",
+    ]  # exact labels only; a failure: neutral
+    body = next(b for b in server.requests if "He frowns." in b["messages"][0]["content"])
+    expected = [{"role": "user", "content": reference_judge_prompt("He frowns.", "dfew")}]
+    assert body == {"model": "judge-mini", "messages": expected}  # no temperature, no max_tokens
+    assert preset.request_body("x", ("anger", "fear"))["messages"][0]["content"] == (
+        "Read the reasoning content and respond with the appropriate emotion in anger, fear. Reply with only the "
+        "emotion word.\nReason: x\nAnswer Emotion:"
+    )
+
+
+def test_message_and_reply_rule_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match=r"message must contain the placeholders \{instruction\} and \{rationale\}"
+    ):
+        LLMJudge("http://127.0.0.1:1/v1", "m", message="{instruction}", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="reply_rule must be 'normalize' or 'reference', got 'exact'"):
+        LLMJudge("http://127.0.0.1:1/v1", "m", reply_rule="exact", cache_dir=tmp_path)  # type: ignore[arg-type]

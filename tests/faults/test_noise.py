@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
@@ -22,14 +23,13 @@ from ervlight.verifier.backbone import load_classifier
 STRATEGY = Path(__file__).resolve().parents[2] / "configs" / "grpo" / "strategy"
 
 
-@pytest.mark.parametrize("fragment", ["ddp.yaml", "fsdp.yaml", "deepspeed.yaml"])
-def test_trainer_fragment_given_to_config_says_use_trainer(
-    fragment: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.parametrize("fragment", sorted(p.name for p in STRATEGY.glob("*.yaml")))
+def test_trainer_fragment_given_to_config_says_use_trainer(fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = STRATEGY / fragment
     assert main(["fit", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    keys = "accelerator, devices, precision, strategy"
+    keys = ", ".join(sorted(yaml.safe_load(path.read_text())))
+    assert "strategy" in keys
     assert err == (
         f"ervlight fit: {path} is a Trainer fragment (its keys {keys} are Trainer options), not a full config: "
         f"pass it with --trainer {path} after --config of a full config"

@@ -39,13 +39,16 @@ ROWS = [
 # DFEW, 8 clips (gold happy 3, sad 3, angry 2): right answers A, B, E -> WAR 3/8; recalls happy 2/3, sad 1/3,
 # angry 0 -> UAR 1/3; EEA (judged = gold) A, C -> 2/8; EPC (judged = answer) A, D, D, D -> 4/8; FCR A -> 1/8,
 # 1/3 of the right answers; one unparseable answer, one unformatted completion, one unjudged rationale.
+# Judged by the reward's own verifier, so named ``…_reward_verifier`` (never the paper's EEA/EPC/FCR).
 EXPECTED_DFEW = {
-    "war": 3 / 8, "uar": 1 / 3, "unparseable_rate": 1 / 8, "format_rate": 7 / 8, "eea": 2 / 8, "epc": 4 / 8,
-    "fcr": 1 / 8, "fcr_given_correct": 1 / 3, "unjudged": 1.0,
+    "war": 3 / 8, "uar": 1 / 3, "unparseable_rate": 1 / 8, "format_rate": 7 / 8,
+    "eea_reward_verifier": 2 / 8, "epc_reward_verifier": 4 / 8, "fcr_reward_verifier": 1 / 8,
+    "fcr_given_correct_reward_verifier": 1 / 3, "unjudged_reward_verifier": 1.0,
 }  # fmt: skip
 EXPECTED_MAFW = {
-    "war": 1.0, "uar": 1.0, "unparseable_rate": 0.0, "format_rate": 1.0, "eea": 0.5, "epc": 0.5, "fcr": 0.5,
-    "fcr_given_correct": 0.5, "unjudged": 0.0,
+    "war": 1.0, "uar": 1.0, "unparseable_rate": 0.0, "format_rate": 1.0,
+    "eea_reward_verifier": 0.5, "epc_reward_verifier": 0.5, "fcr_reward_verifier": 0.5,
+    "fcr_given_correct_reward_verifier": 0.5, "unjudged_reward_verifier": 0.0,
 }  # fmt: skip
 # Over all 10 clips: format 9/10; accuracy 5/10; explanation (one sentence each: 1 when its emotion is the gold
 # one) A, C and the MAFW A -> 3/10.
@@ -118,7 +121,7 @@ def test_test_and_validation_share_one_code_path(
     renamed = {key.replace("val/", "test/", 1): value for key, value in val.items()}
     assert set(renamed) == set(test)
     assert test == pytest.approx(renamed, abs=0, nan_ok=True)  # fcr_given_correct is NaN: no right answer
-    assert {"test/dfew/war", "test/dfew/eea", "test/rewards/explanation"} <= set(test)
+    assert {"test/dfew/war", "test/dfew/eea_reward_verifier", "test/rewards/explanation"} <= set(test)
     assert test["test/dfew/format_rate"] == 0.0  # the untrained policy never writes the tags
 
 

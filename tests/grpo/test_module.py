@@ -218,8 +218,18 @@ def test_validation_scores_per_dataset_with_the_verifier_judge(
     trainer = tiny_trainer(tmp_path, max_steps=1, limit_val_batches=None)
     (metrics,) = trainer.validate(module, datamodule=PromptData(batch_size=2), verbose=False)
     expected = {
-        f"val/dfew/{key}" for key in ("war", "uar", "unparseable_rate", "format_rate", "eea", "epc", "fcr")
+        f"val/dfew/{key}"
+        for key in (
+            "war",
+            "uar",
+            "unparseable_rate",
+            "format_rate",
+            "eea_reward_verifier",
+            "epc_reward_verifier",
+            "fcr_reward_verifier",
+        )
     }
+    assert not any(key.endswith("/eea") for key in metrics)  # the reward verifier's judgement is named so
     assert expected <= set(metrics), sorted(metrics)
     assert not any(key.startswith("val/mafw/") for key in metrics)  # no MAFW clip was seen
     assert {"val/rewards/format", "val/rewards/accuracy", "val/rewards/explanation"} <= set(metrics)
@@ -233,9 +243,11 @@ def test_policy_factory_and_saved_policy(make_policy: Callable[..., CausalLMPoli
         partial(make_policy, lora=True), num_generations=2, max_completion_length=4, beta=0.0,
         datasets=["dfew"], policy_dir=str(tmp_path / "policy"),
     )  # fmt: skip
+    with pytest.raises(AttributeError, match="no attribute 'policy'"):
+        module.policy  # noqa: B018 - a factory is only called in configure_model
+    tiny_trainer(tmp_path, max_steps=1).fit(module, datamodule=PromptData(batch_size=2))
     assert isinstance(module.policy, CausalLMPolicy)
     assert module.policy.has_adapters
-    tiny_trainer(tmp_path, max_steps=1).fit(module, datamodule=PromptData(batch_size=2))
     assert (tmp_path / "policy" / "adapter" / "adapter_config.json").is_file()
 
 

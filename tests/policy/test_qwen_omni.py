@@ -7,88 +7,17 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import (
-    PreTrainedTokenizerFast,
-    Qwen2_5OmniProcessor,
-    Qwen2_5OmniThinkerConfig,
-    Qwen2_5OmniThinkerForConditionalGeneration,
-    WhisperFeatureExtractor,
-)
-from transformers.models.qwen2_vl import Qwen2VLImageProcessor
-from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-from ervlight.policy import FinetuneConfig, SamplingConfig, train_bpe_tokenizer
+from ervlight.policy import FinetuneConfig, SamplingConfig
 from ervlight.policy.backbones.qwen_omni import QwenOmniThinker
 from policy.media import synthetic_batch
-
-MEDIA_TOKENS = {
-    "image_token": "<|IMAGE|>",
-    "video_token": "<|VIDEO|>",
-    "audio_token": "<|AUDIO|>",
-    "vision_bos_token": "<|vision_bos|>",
-    "vision_eos_token": "<|vision_eos|>",
-    "audio_bos_token": "<|audio_bos|>",
-    "audio_eos_token": "<|audio_eos|>",
-}
+from policy.omni_folder import build_omni_folder
 
 
 @pytest.fixture(scope="module")
 def omni_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local folder with a tiny random thinker and its processor (BPE tokenizer trained in-process)."""
-    folder = tmp_path_factory.mktemp("qwen_omni")
-    base = train_bpe_tokenizer(["<think>The face is sad.</think>\n<answer>sad</answer>"] * 5, vocab_size=300)
-    base.add_special_tokens({"additional_special_tokens": list(MEDIA_TOKENS.values())})  # type: ignore[dict-item]
-    base.save_pretrained(folder / "tokenizer")
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(
-        folder / "tokenizer", extra_special_tokens=MEDIA_TOKENS
-    )
-    processor = Qwen2_5OmniProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
-        video_processor=Qwen2VLVideoProcessor(
-            min_pixels=28 * 28, max_pixels=56 * 56, cap_pixels_per_frame=True
-        ),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=1),
-        tokenizer=tokenizer,
-    )
-    processor.save_pretrained(folder)
-    token: Any = tokenizer.convert_tokens_to_ids
-    config = Qwen2_5OmniThinkerConfig(
-        audio_config={
-            "num_mel_bins": 128,
-            "encoder_layers": 1,
-            "encoder_attention_heads": 2,
-            "encoder_ffn_dim": 32,
-            "d_model": 16,
-            "output_dim": 32,
-            "n_window": 50,
-        },
-        vision_config={
-            "depth": 1,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_heads": 2,
-            "out_hidden_size": 32,
-            "fullatt_block_indexes": [0],
-        },
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "pad_token_id": tokenizer.pad_token_id,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-        },
-        audio_token_index=token("<|AUDIO|>"),
-        video_token_index=token("<|VIDEO|>"),
-        image_token_index=token("<|IMAGE|>"),
-        audio_start_token_id=token("<|audio_bos|>"),
-        audio_end_token_id=token("<|audio_eos|>"),
-    )
-    torch.manual_seed(0)
-    Qwen2_5OmniThinkerForConditionalGeneration(config).save_pretrained(folder)
-    return folder
+    return build_omni_folder(tmp_path_factory.mktemp("qwen_omni"))
 
 
 @pytest.fixture
@@ -188,3 +117,92 @@ def test_full_thinker_round_trips(thinker_policy: QwenOmniThinker, tmp_path: Pat
     ).eval()
     actual = loaded.completion_logprobs(loaded.encode(batch), out.completion_ids, out.completion_mask)
     torch.testing.assert_close(actual, expected)
+
+
+def interleaved_inputs(policy: QwenOmniThinker, batch: Any, rows: list[int]) -> Any:
+    """The processor's own video-with-sound inputs (audio of clip ``rows[k]`` interleaved into its video)."""
+    return policy.processor(
+        text=policy._prompt_texts(batch, None),
+        videos=list(batch.frames),
+        audio=[batch.audio[i].numpy() for i in rows],
+        audio_from_video_indices=rows,
+        load_audio_from_video=True,
+        return_tensors="pt",
+        padding=True,
+        videos_kwargs={"do_rescale": False, "fps": 2.0},
+    )
+
+
+def test_audio_in_video_interleaves_and_matches_the_models_rope_index(omni_folder: Path) -> None:
+    policy = QwenOmniThinker(
+        str(omni_folder), dtype="float32", frame_mean=(0.0, 0.0, 0.0), frame_std=(1.0, 1.0, 1.0),
+        use_audio_in_video=True,
+    ).eval()  # fmt: skip
+    batch = synthetic_batch(["happy", "sad"], frames=8, size=56, seconds=1.0)
+    processor: Any = policy.processor
+    assert processor.audio_token not in policy._prompt_texts(batch, None)[0]  # no separate audio segment
+    inputs = interleaved_inputs(policy, batch, [0, 1])
+    token = processor.tokenizer.convert_tokens_to_ids
+    row = inputs["input_ids"][0].tolist()
+    inner = row[row.index(token(processor.audio_bos_token)) + 1 : row.index(token(processor.audio_eos_token))]
+    runs = [(inner[0], 1)]
+    for item in inner[1:]:
+        runs[-1:] = [(item, runs[-1][1] + 1)] if item == runs[-1][0] else [runs[-1], (item, 1)]
+    video, audio = token(processor.video_token), token(processor.audio_token)
+    assert [kind for kind, _ in runs] == [
+        video,
+        audio,
+        video,
+    ]  # 2 s chunks: frames 0-3, the audio, frames 4-7
+    assert runs[0][1] == runs[2][1]  # the same frames per chunk
+    assert runs[1][1] == row.count(audio)  # all of the clip's audio sits between them
+    context = policy.encode(batch)
+    assert torch.equal(context.attention_mask, inputs["attention_mask"])
+    expected, _ = policy.thinker.model.get_rope_index(
+        inputs["input_ids"], None, inputs["video_grid_thw"], inputs["attention_mask"], True,
+        inputs["feature_attention_mask"].sum(-1), inputs["video_second_per_grid"],
+    )  # fmt: skip
+    assert context.position_ids is not None
+    assert torch.equal(context.position_ids, expected)
+    plain, _ = policy.thinker.model.get_rope_index(
+        inputs["input_ids"], None, inputs["video_grid_thw"], inputs["attention_mask"], False,
+        inputs["feature_attention_mask"].sum(-1), inputs["video_second_per_grid"],
+    )  # fmt: skip
+    assert not torch.equal(plain, expected)  # the mode changes the positions
+
+
+def test_audio_in_video_logprobs_equal_the_thinker_forward(omni_folder: Path, tmp_path: Path) -> None:
+    policy = QwenOmniThinker(
+        str(omni_folder), dtype="float32", frame_mean=(0.0, 0.0, 0.0), frame_std=(1.0, 1.0, 1.0),
+        use_audio_in_video=True,
+    ).eval()  # fmt: skip
+    batch = synthetic_batch(["angry", "sad"], frames=8, size=56, seconds=1.0)
+    batch.has_audio[1] = False  # a silent clip keeps a plain video segment in the same batch
+    context = policy.encode(batch)
+    completion = torch.randint(10, 250, (2, 4), generator=torch.Generator().manual_seed(3))
+    mask = torch.ones_like(completion, dtype=torch.bool)
+    ours = policy.completion_logprobs(context, completion, mask)
+    for row, audio_rows in ((0, [0]), (1, [])):
+        single = synthetic_batch(["angry", "sad"][row : row + 1], frames=8, size=56, seconds=1.0)
+        single.frames = batch.frames[row : row + 1]
+        single.audio = batch.audio[row : row + 1]
+        single.has_audio = batch.has_audio[row : row + 1]
+        if audio_rows:
+            inputs = interleaved_inputs(policy, single, audio_rows)
+        else:  # no audio at all: the processor gets none
+            inputs = policy.processor(
+                text=policy._prompt_texts(single, None), videos=list(single.frames), return_tensors="pt",
+                padding=True, videos_kwargs={"do_rescale": False, "fps": 2.0},
+            )  # fmt: skip
+        prompt = inputs["input_ids"].shape[1]
+        ids = torch.cat([inputs["input_ids"], completion[row : row + 1]], 1)
+        extra = {k: inputs[k] for k in ("input_features", "feature_attention_mask") if k in inputs}
+        logits = policy.thinker(
+            input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values_videos=inputs["pixel_values_videos"],
+            video_grid_thw=inputs["video_grid_thw"], video_second_per_grid=inputs["video_second_per_grid"],
+            use_audio_in_video=bool(audio_rows), **extra,
+        ).logits  # fmt: skip
+        expected = logits[0, prompt - 1 : -1].log_softmax(-1).gather(-1, completion[row, :, None]).squeeze(-1)
+        torch.testing.assert_close(ours[row], expected, atol=1e-4, rtol=1e-4)
+    policy.save_pretrained(tmp_path / "saved")
+    assert QwenOmniThinker.from_pretrained(tmp_path / "saved", dtype="float32").use_audio_in_video

@@ -1,4 +1,4 @@
-"""WarmupCosineLR: linear warm-up, cosine decay, total steps filled in later."""
+"""The run-length schedules: linear warm-up, then cosine or linear decay, total steps filled in later."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ervlight.tasks.schedules import WarmupCosineLR
+from ervlight.tasks.schedules import RunLengthLR, WarmupCosineLR, WarmupLinearLR
 
 
 def test_warmup_then_cosine() -> None:
@@ -30,3 +30,14 @@ def test_total_steps_filled_in_later() -> None:
     assert optimizer.param_groups[0]["lr"] == 1.0
     with pytest.raises(ValueError, match=r"warmup_ratio must be in \[0, 1\)"):
         WarmupCosineLR(optimizer, 4, warmup_ratio=1.0)
+
+
+def test_linear_decay_to_zero_without_warmup() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = WarmupLinearLR(optimizer, total_steps=8)
+    assert [schedule.factor(s) for s in range(0, 10, 2)] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert schedule.factor(12) == 0.0
+    warm = WarmupLinearLR(optimizer, total_steps=10, warmup_ratio=0.2, min_ratio=0.5)
+    assert [warm.factor(s) for s in (0, 1, 2, 6, 10)] == [0.0, 0.5, 1.0, 0.75, 0.5]
+    assert isinstance(schedule, RunLengthLR)
+    assert isinstance(WarmupCosineLR(optimizer, 4), RunLengthLR)

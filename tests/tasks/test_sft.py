@@ -26,7 +26,9 @@ def make_module(tmp_path: Path, **kwargs: object) -> SFTModule:
     policy = functools.partial(TinyOmni, instruction="Which emotion?", **SMALL)
     settings: dict[str, object] = {"max_new_tokens": 24, "temperature": 0.0, "datasets": ["dfew"]}
     settings |= {"policy_dir": str(tmp_path / "policy")} | kwargs
-    return SFTModule(policy, optimizer=functools.partial(torch.optim.AdamW, lr=3e-3), **settings)  # type: ignore[arg-type]
+    module = SFTModule(policy, optimizer=functools.partial(torch.optim.AdamW, lr=3e-3), **settings)  # type: ignore[arg-type]
+    module.configure_model()  # builds the policy from its factory (a trainer calls it again: a no-op)
+    return module
 
 
 def first(items: list[MediaBatch]) -> MediaBatch:

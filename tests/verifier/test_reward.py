@@ -143,7 +143,7 @@ def test_label_map_overrides_the_default(stub: StubVerifier) -> None:
     reward = ExplanationReward(stub, label_map={"anxiety": "fear"})
     sentence = "Three emotions at once."
     assert rewards(reward, [think(sentence)], ["anxiety"], dataset="mafw") == [1.0]
-    with pytest.raises(ValueError, match="not labels of the verifier"):
+    with pytest.raises(ValueError, match=r"do not name these mafw emotions \(anger -> rage\)"):
         ExplanationReward(stub, label_map={"anger": "rage"})(
             RewardInputs([think(ANGRY)], ["anger"], ["mafw"])
         )

@@ -1,8 +1,12 @@
 """An LLM judge for any OpenAI-compatible chat-completions endpoint, spoken through the ``openai`` SDK.
 
-The judge sends the reference prompt (method.md "Evaluation") plus one rationale per request, normalises the reply
-with the dataset's :meth:`LabelSpace.normalize`, and returns ``None`` ("unjudged") for a reply outside the label
-list or a request that still fails after its retries (:meth:`LLMJudge.unjudged_reason` tells the two apart).
+The judge sends the reference instruction (method.md "Evaluation") plus one rationale per request, normalises the
+reply with the dataset's :meth:`LabelSpace.normalize`, and returns ``None`` ("unjudged") for a reply outside the
+label list or a request that still fails after its retries (:meth:`LLMJudge.unjudged_reason` tells the two apart).
+``reply_rule="reference"`` with the reference message template, no temperature and plain label lists is the
+reference judge script exactly (``configs/judge/reference_gpt41mini.yaml``; :mod:`ervlight.protocol.judging`): a
+reply counts only when it IS a label (case and white space included), anything else, a failed request too, is
+``neutral``.
 Replies are cached on disk (:class:`ResponseCache`), so a re-run sends nothing. Requests run on the SDK's async
 client (connection pooling, any ``base_url``), at most ``max_concurrency`` at once, each try under a total
 deadline of ``timeout_s``; the retries and their accounting are ervlight's own (Retry-After honoured).
@@ -32,11 +36,22 @@ from tqdm.auto import tqdm
 from ervlight.errors import UserError
 from ervlight.evaluation.response_cache import ResponseCache, default_cache_dir
 from ervlight.labels import get_label_space
+from ervlight.protocol.judging import reference_judge_reply
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-__all__ = ["REFERENCE_PROMPT", "JudgeStats", "LLMJudge", "LLMJudgeError", "UnjudgedReason", "redact"]
+__all__ = [
+    "DEFAULT_MESSAGE",
+    "REFERENCE_MESSAGE",
+    "REFERENCE_PROMPT",
+    "JudgeStats",
+    "LLMJudge",
+    "LLMJudgeError",
+    "ReplyRule",
+    "UnjudgedReason",
+    "redact",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +60,13 @@ REFERENCE_PROMPT = (
     "Read the reasoning content and respond with the appropriate emotion in {labels}. "
     "Reply with only the emotion word."
 )
+#: The user message of ervlight's judge: the instruction, a blank line, the rationale.
+DEFAULT_MESSAGE = "{instruction}\n\n{rationale}"
+#: The user message of the reference judge script.
+REFERENCE_MESSAGE = "{instruction}\nReason: {rationale}\nAnswer Emotion:"
+#: How a reply becomes a label: ``normalize`` (ervlight: :meth:`LabelSpace.normalize`, else unjudged) or
+#: ``reference`` (exactly a label, else ``neutral``, a failed request too).
+ReplyRule = Literal["normalize", "reference"]
 #: Why a rationale is unjudged: the request failed after its retries, or the reply named no label of the list.
 UnjudgedReason = Literal["failed", "out_of_list"]
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
@@ -126,9 +148,13 @@ class LLMJudge:
         base_url: the API root, e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8000/v1``.
         model: the model name sent in each request (the reference used ``gpt-4.1-mini``).
         api_key_env: NAME of the environment variable holding the API key; ``None`` sends no key (local servers).
-        prompt: the instruction; ``{labels}`` is replaced by the dataset's label list, the rationale follows after
-            a blank line, all in one user message.
-        temperature: sampling temperature of the judge (0 for repeatable answers).
+        prompt: the instruction; ``{labels}`` is replaced by the dataset's label list.
+        message: the one user message; ``{instruction}`` and ``{rationale}`` are filled in (default: the
+            instruction, a blank line, the rationale; :data:`REFERENCE_MESSAGE` is the reference script's).
+        label_brackets: write the label list as ``[a, b]`` (``False``: ``a, b``, as the reference script).
+        temperature: sampling temperature of the judge (0 for repeatable answers); ``None`` sends none (the API's
+            default, as the reference script).
+        reply_rule: ``normalize`` (default) or ``reference`` (:data:`ReplyRule`).
         max_tokens: reply length limit; ``None`` leaves it to the server.
         extra_body: further request fields (``seed``, ``top_p``…); they are part of the cache key.
         timeout_s: total deadline of one try in seconds (connecting, sending and reading the whole reply).
@@ -152,7 +178,10 @@ class LLMJudge:
         model: str,
         api_key_env: str | None = "OPENAI_API_KEY",
         prompt: str = REFERENCE_PROMPT,
-        temperature: float = 0.0,
+        message: str = DEFAULT_MESSAGE,
+        label_brackets: bool = True,
+        temperature: float | None = 0.0,
+        reply_rule: ReplyRule = "normalize",
         max_tokens: int | None = 16,
         extra_body: dict[str, Any] | None = None,
         timeout_s: float = 30.0,
@@ -170,13 +199,20 @@ class LLMJudge:
             raise ValueError("LLMJudge needs max_concurrency >= 1, max_retries >= 0 and timeout_s > 0")
         if "{labels}" not in prompt:
             raise ValueError("LLMJudge prompt must contain the placeholder {labels}")
+        if "{instruction}" not in message or "{rationale}" not in message:
+            raise ValueError("LLMJudge message must contain the placeholders {instruction} and {rationale}")
+        if reply_rule not in ("normalize", "reference"):
+            raise ValueError(f"LLMJudge reply_rule must be 'normalize' or 'reference', got {reply_rule!r}")
         _require_sdk()
         self.base_url = base_url.rstrip("/")
         self.endpoint = self.base_url + "/chat/completions"
         self.model = model
         self.api_key_env = api_key_env
         self.prompt = prompt
+        self.message = message
+        self.label_brackets = label_brackets
         self.temperature = temperature
+        self.reply_rule: ReplyRule = reply_rule
         self.max_tokens = max_tokens
         self.extra_body = dict(extra_body or {})
         self.timeout_s = timeout_s
@@ -212,7 +248,7 @@ class LLMJudge:
                 stats.cache_hits += 1
         if misses:
             replies.update(_run(self._fetch_all(misses, self._api_key())))
-        answers = [space.normalize(replies[r]) if replies[r] is not None else None for r in rationales]
+        answers = [self._label(replies[r], dataset) for r in rationales]
         for rationale, answer in zip(rationales, answers, strict=True):
             if answer is None:
                 reason: UnjudgedReason = "failed" if replies[rationale] is None else "out_of_list"
@@ -227,6 +263,12 @@ class LLMJudge:
             )  # fmt: skip
         return answers
 
+    def _label(self, reply: str | None, dataset: str) -> str | None:
+        """The judged label of a reply (``None``: a failed request) under the reply rule."""
+        if self.reply_rule == "reference":
+            return reference_judge_reply(reply, dataset)
+        return get_label_space(dataset).normalize(reply) if reply is not None else None
+
     def unjudged_reason(self, rationale: str, dataset: str) -> UnjudgedReason | None:
         """Why the latest judgement of ``rationale`` in ``dataset`` is ``None``; ``None`` when it named a label."""
         return self._unjudged.get((dataset, rationale))
@@ -234,12 +276,12 @@ class LLMJudge:
     # -- requests -----------------------------------------------------------------------------------------------
     def request_body(self, rationale: str, labels: tuple[str, ...]) -> dict[str, Any]:
         """The JSON body sent for one rationale (also the cache key's content)."""
-        instruction = self.prompt.replace("{labels}", "[" + ", ".join(labels) + "]")
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": f"{instruction}\n\n{rationale}"}],
-            "temperature": self.temperature,
-        }
+        listed = ", ".join(labels)
+        instruction = self.prompt.replace("{labels}", f"[{listed}]" if self.label_brackets else listed)
+        content = self.message.replace("{instruction}", instruction).replace("{rationale}", rationale)
+        body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
         if self.max_tokens is not None:
             body["max_tokens"] = self.max_tokens
         return {**body, **self.extra_body}

@@ -17,9 +17,7 @@ writes the report folder:
 from __future__ import annotations
 
 import json
-import math
 import shutil
-import statistics
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +36,13 @@ from ervlight.evaluation.report_files import (
     write_figures,
     write_markdown,
     write_tensorboard,
+)
+from ervlight.evaluation.report_reference import (
+    REFERENCE_SCALARS,
+    check_report_protocol,
+    reference_group,
+    reference_rationales,
+    summarise,
 )
 from ervlight.evaluation.report_results import GroupResult, Report
 from ervlight.labels import get_label_space
@@ -106,20 +111,16 @@ def _group_result(
                        [[int(c) for c in row] for row in confusion], clips)  # fmt: skip
 
 
-def _summary(groups: list[GroupResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
-    """Per dataset and scalar: mean, sample std (``None`` with one fold) and the number of folds."""
-    out: dict[str, dict[str, dict[str, float | int | None]]] = {}
-    for dataset in sorted({g.dataset for g in groups}):
-        members = [g for g in groups if g.dataset == dataset]
-        out[dataset] = {}
-        for key in SCALARS:
-            values = [g.metrics[key] for g in members if not math.isnan(g.metrics[key])]
-            out[dataset][key] = {
-                "mean": statistics.fmean(values) if values else None,
-                "std": statistics.stdev(values) if len(values) > 1 else None,
-                "folds": len(values),
-            }
-    return out
+def _judge_once(
+    judge: Judge, lists: Sequence[Sequence[str | None]], datasets: Sequence[str]
+) -> list[list[str | None]]:
+    """The judge's answers for several rationale lists of the same records, each distinct rationale asked once."""
+    unique = list(
+        dict.fromkeys((r, d) for rationales in lists for r, d in zip(rationales, datasets, strict=True))
+    )
+    answers = run_judge(judge, [r for r, _ in unique], [d for _, d in unique])
+    found = dict(zip(unique, answers, strict=True))
+    return [[found[(r, d)] for r, d in zip(rationales, datasets, strict=True)] for rationales in lists]
 
 
 def build_report(
@@ -131,29 +132,44 @@ def build_report(
     tensorboard: bool = True,
     ratings: Sequence[Rating] | None = None,
     figure_formats: Sequence[str] = (),
+    protocol: str = "ervlight",
 ) -> Report:
     """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
 
     ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
     ``predictions.csv`` (default: the verifier of the first judge, when it has one). ``ratings`` (human ratings
     from ``ervlight rate``) add the "Human ratings" section (:func:`ervlight.rating.human.human_evaluation`).
-    Figures are written as PNG plus ``figure_formats`` (``pdf``, ``svg``).
+    Figures are written as PNG plus ``figure_formats`` (``pdf``, ``svg``). ``protocol`` picks the counting:
+    ``ervlight`` (default), ``reference`` (:mod:`ervlight.evaluation.report_reference`; the judge reads the
+    reference scripts' rationale) or ``both`` side by side (judge agreement and ratings follow the first named).
     """
+    protocol = check_report_protocol(protocol)
     if not judges:
         raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
     names = [judge.name for judge in judges]
     if len(set(names)) != len(names):
         raise ValueError(f"judge names must differ, got {names}")
     records = list(records)
-    rationales = [encode_completions([r.completion], r.dataset).rationales[0] for r in records]
     datasets = [r.dataset for r in records]
-    answers = {judge.name: run_judge(judge, rationales, datasets) for judge in judges}
-    primary = answers[names[0]]
+    tolerant = [encode_completions([r.completion], r.dataset).rationales[0] for r in records]
+    scripted = reference_rationales(records) if protocol != "ervlight" else []
+    rationales = scripted if protocol == "reference" else tolerant
+    first = _judge_once(judges[0], [rationales, scripted] if protocol == "both" else [rationales], datasets)
+    answers = {judges[0].name: first[0]}
+    answers.update({judge.name: _judge_once(judge, [rationales], datasets)[0] for judge in judges[1:]})
+    primary, reference_judged = first[0], first[-1]
     keys = sorted({(r.dataset, r.fold) for r in records}, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
-    groups = []
+    groups, reference = [], []
     for dataset, fold in keys:
         rows = [i for i, r in enumerate(records) if (r.dataset, r.fold) == (dataset, fold)]
-        groups.append(_group_result(dataset, fold, [records[i] for i in rows], [primary[i] for i in rows]))
+        members = [records[i] for i in rows]
+        if protocol != "reference":
+            groups.append(_group_result(dataset, fold, members, [primary[i] for i in rows]))
+        if protocol != "ervlight":
+            # clips without a completion (a status other than ok) stay out of the counts, as in ervlight's
+            scored = [i for i in rows if records[i].scored]
+            judged = [reference_judged[i] for i in scored]
+            reference.append(reference_group(dataset, fold, [records[i] for i in scored], judged))
     agreement = []
     for other in names[1:]:
         for dataset in sorted(set(datasets)):
@@ -162,7 +178,9 @@ def build_report(
                 [primary[i] for i in rows], [answers[other][i] for i in rows], dataset, (names[0], other)
             )
             agreement.append({"dataset": dataset, **result.to_dict()})
-    report = Report(name, names[0], groups, _summary(groups), agreement)
+    report = Report(name, names[0], groups, summarise(groups, list(SCALARS)), agreement, protocol=protocol)
+    report.reference_groups = reference
+    report.reference_summary = summarise(reference, list(REFERENCE_SCALARS))
     if ratings:
         report.human = human_evaluation(records, answers, ratings)
     if out_dir is None:

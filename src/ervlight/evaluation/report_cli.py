@@ -17,6 +17,7 @@ from pathlib import Path
 from ervlight.evaluation.judge import Judge
 from ervlight.evaluation.llm_judge import LLMJudgeError
 from ervlight.evaluation.plots import FIGURE_FORMATS
+from ervlight.evaluation.report_reference import REPORT_PROTOCOLS
 from ervlight.jsonl import read_utf8
 
 __all__ = ["build_parser", "load_judge", "main"]
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-tensorboard", action="store_true", help="do not write tensorboard/")
     parser.add_argument("--figure-format", nargs="+", default=["png"], choices=FIGURE_FORMATS, metavar="FORMAT",
                         help="figure files to write (PNG always): png pdf svg")  # fmt: skip
+    parser.add_argument("--protocol", default="ervlight", choices=REPORT_PROTOCOLS,
+                        help="how answers and judged rationales are counted: ervlight (default), reference (the "
+                        "reference evaluation scripts' rules; DFEW and MAFW only) or both side by side")  # fmt: skip
     parser.add_argument("--compare", nargs="+", default=[], metavar="FOLDER",
                         help="print a comparison table of report folders (NAME=FOLDER to rename) and exit")  # fmt: skip
     return parser
@@ -103,10 +107,15 @@ def main(argv: list[str]) -> int:
         ratings = read_ratings(args.ratings) if args.ratings else None
         report = build_report(records, judges, args.out, args.name or Path(args.out).name, sentence,
                               tensorboard=not args.no_tensorboard, ratings=ratings,
-                              figure_formats=args.figure_format)  # fmt: skip
+                              figure_formats=args.figure_format, protocol=args.protocol)  # fmt: skip
     except (FileNotFoundError, ValueError, LLMJudgeError) as error:
         print(f"ervlight report: {error}", file=sys.stderr)
         return 2
-    print(comparison_table({report.name: report.to_dict()}))
+    content = report.to_dict()
+    runs = {report.name if report.protocol != "both" else f"{report.name} (ervlight)": content}
+    if report.protocol == "both":
+        runs[f"{report.name} (reference)"] = content["reference"]
+    print(f"protocol: {report.protocol}")
+    print(comparison_table(runs))
     print(f"report written to {args.out} (report.md, metrics.json, predictions.csv, *.png, tensorboard/)")
     return 0

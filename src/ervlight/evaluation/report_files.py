@@ -14,6 +14,7 @@ from ervlight.evaluation.judge import Judge
 from ervlight.evaluation.llm_judge import LLMJudge
 from ervlight.evaluation.plots import bar_chart, heatmap, save_figure
 from ervlight.evaluation.predictions import PredictionRecord
+from ervlight.evaluation.report_reference import REFERENCE_SCALARS
 from ervlight.labels import get_label_space
 from ervlight.parsing import parse_completion
 from ervlight.rating.human import human_figure, human_markdown
@@ -44,6 +45,8 @@ SCALARS: dict[str, str] = {
     "unjudged": "unjudged",
 }
 
+#: Scalars that are counts, not rates.
+_COUNTS = frozenset({"unjudged", "unparseable", "unreadable"})
 #: The explanation metrics drawn in ``explanation_agreement.png``.
 _AGREEMENT = ("war", "eea", "epc", "fcr", "fcr_given_correct")
 
@@ -52,7 +55,7 @@ def format_value(metric: str, mean: float | None, std: float | None = None) -> s
     """A table cell: rates as percentages with one decimal, counts as numbers, ``—`` when undefined."""
     if mean is None or math.isnan(mean):
         return "—"
-    if metric == "unjudged":
+    if metric in _COUNTS:
         text = str(int(mean)) if float(mean).is_integer() else f"{mean:.1f}"
         return text if std is None else f"{text} ± {std:.1f}"
     text = f"{100 * mean:.1f}"
@@ -76,15 +79,101 @@ def write_figures(report: Report, folder: Path, formats: Sequence[str] = ()) -> 
         labels = list(get_label_space(dataset).labels)
         series = {g.key.split("/")[1]: [g.per_class_recall[label] for label in labels] for g in members}
         figures[f"per_class_recall_{dataset}"] = bar_chart(labels, series, f"{report.name}: {dataset} recall")
-    series = {SCALARS[m]: [g.metrics[m] for g in report.groups] for m in _AGREEMENT}
-    figures["explanation_agreement"] = bar_chart(
-        [g.key for g in report.groups], series, f"{report.name}: explanation agreement ({report.judge})"
-    )
+    if report.groups:
+        series = {SCALARS[m]: [g.metrics[m] for g in report.groups] for m in _AGREEMENT}
+        figures["explanation_agreement"] = bar_chart(
+            [g.key for g in report.groups], series, f"{report.name}: explanation agreement ({report.judge})"
+        )
+    for dataset in sorted({g.dataset for g in report.reference_groups}):
+        references = [g for g in report.reference_groups if g.dataset == dataset]
+        labels = list(get_label_space(dataset).labels)
+        recall = {
+            g.key.split("/")[1]: [_nan(g.per_class_recall[label]) for label in labels] for g in references
+        }
+        figures[f"per_class_recall_{dataset}_reference"] = bar_chart(
+            labels, recall, f"{report.name}: {dataset} recall (reference protocol)"
+        )
     if report.human is not None:
         figures["human_agreement"] = human_figure(report.human, report.name)
     for stem, figure in figures.items():
         save_figure(figure, folder, stem, ["png", *(f for f in dict.fromkeys(formats) if f != "png")])
     return figures
+
+
+def _nan(value: float | None) -> float:
+    """``nan`` for ``None``."""
+    return math.nan if value is None else value
+
+
+def _reference_markdown(report: Report) -> list[str]:
+    """The reference protocol's section: per dataset a fold table (mean ± std with several folds), per-class recall."""
+    lines = [
+        "",
+        "## Reference protocol",
+        "",
+        "Counted as the reference evaluation scripts count (`eval_score.py`, `compare_reason-recognition.py`): "
+        "every rate divides by all clips; an answer the scripts cannot map stays in its class's UAR denominator "
+        "for DFEW and is left out for MAFW; UAR averages over all classes; a clip whose answer or judged label "
+        "cannot be read counts against EEA, EPC and FCR (`unreadable`). `unparseable` and `unreadable` are counts.",
+    ]
+    header = ["fold", "clips", *REFERENCE_SCALARS.values()]
+    for dataset in sorted(report.reference_summary):
+        members = [g for g in report.reference_groups if g.dataset == dataset]
+        lines += [
+            "",
+            f"### {dataset} (reference)",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for group in members:
+            fold = "—" if group.fold is None else str(group.fold)
+            cells = [
+                fold,
+                str(group.num_clips),
+                *(format_value(m, group.metrics[m]) for m in REFERENCE_SCALARS),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        if len(members) > 1:
+            summary = report.reference_summary[dataset]
+            cells = ["mean ± std", str(sum(g.num_clips for g in members))]
+            cells += [format_value(m, summary[m]["mean"], summary[m]["std"]) for m in REFERENCE_SCALARS]
+            lines.append("| " + " | ".join(cells) + " |")
+        labels = list(get_label_space(dataset).labels)
+        lines += ["", "Per-class recall (%; — where the class has no counted clip):", ""]
+        lines += ["| fold | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+        for group in members:
+            cells = [format_value("recall", group.per_class_recall[label]) for label in labels]
+            lines.append(f"| {group.key.split('/')[1]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _side_by_side(report: Report) -> list[str]:
+    """Both protocols per dataset and fold: each metric's ervlight value next to the reference value."""
+    metrics = ("war", "uar", "eea", "epc", "fcr")
+    header = ["dataset", "fold", *(f"{SCALARS[m]} ervlight | {SCALARS[m]} reference" for m in metrics)]
+    lines = ["", "## Protocols side by side", "", "| " + " | ".join(header) + " |"]
+    lines.append("|" + "---|" * (2 + 2 * len(metrics)))
+    reference = {g.key: g for g in report.reference_groups}
+    for group in report.groups:
+        other = reference[group.key]
+        cells = [group.dataset, "—" if group.fold is None else str(group.fold)]
+        for metric in metrics:
+            cells += [
+                format_value(metric, group.metrics[metric]),
+                format_value(metric, other.metrics[metric]),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+_PROTOCOL_LINE = {
+    "ervlight": "Protocol: **ervlight** (every unparseable answer counts wrong in every denominator; a judge reply "
+    "outside the label list is `unjudged`).",
+    "reference": "Protocol: **reference** (the reference evaluation scripts' reading and counting).",
+    "both": "Protocols: **ervlight** (the tables by dataset) and **reference** (its own section), side by side "
+    "below.",
+}
 
 
 def _fold_rows(report: Report, dataset: str) -> list[str]:
@@ -120,6 +209,8 @@ def write_markdown(report: Report, folder: Path, figures: dict[str, Figure]) -> 
         "",
         f"Judge of EEA/EPC/FCR: **{report.judge}** (reads only the rationale). Rates in %; `unjudged` is a count. "
         "FCR is joint (answer = gold = judged); FCR|correct is conditional on a correct answer.",
+        "",
+        _PROTOCOL_LINE[report.protocol],
     ]
     header = ["fold", "clips", *SCALARS.values()]
     for dataset in sorted(report.summary):
@@ -138,6 +229,10 @@ def write_markdown(report: Report, folder: Path, figures: dict[str, Figure]) -> 
         for group in members:
             cells = [format_value("recall", group.per_class_recall[label]) for label in labels]
             lines.append(f"| {group.key.split('/')[1]} | " + " | ".join(cells) + " |")
+    if report.reference_groups:
+        lines += _reference_markdown(report)
+    if report.groups and report.reference_groups:
+        lines += _side_by_side(report)
     if report.agreement:
         lines += [
             "",
@@ -217,6 +312,9 @@ def write_tensorboard(report: Report, folder: Path, figures: dict[str, Figure]) 
             for metric, value in group.metrics.items():
                 if not math.isnan(value):
                     writer.add_scalar(f"{report.name}/{group.key}/{metric}", value, 0)
+        for reference in report.reference_groups:
+            for metric, value in reference.metrics.items():
+                writer.add_scalar(f"{report.name}/reference/{reference.key}/{metric}", value, 0)
         writer.add_text(f"{report.name}/report", (folder / "report.md").read_text(encoding="utf-8"), 0)
     finally:
         writer.close()

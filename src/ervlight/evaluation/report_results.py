@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ervlight.evaluation.report_reference import ReferenceGroup
 from ervlight.labels import get_label_space
 
 __all__ = ["GroupResult", "Report"]
@@ -59,25 +60,50 @@ class GroupResult:
         }
 
 
+Summary = dict[str, dict[str, dict[str, float | int | None]]]
+
+
 @dataclass
 class Report:
-    """A built report: its groups, per-dataset fold summaries, judge agreement and where it was written."""
+    """A built report: its groups, per-dataset fold summaries, judge agreement and where it was written.
+
+    ``groups``/``summary`` hold the ervlight protocol (empty under ``protocol="reference"``),
+    ``reference_groups``/``reference_summary`` the reference protocol (empty under ``protocol="ervlight"``).
+    """
 
     name: str
     judge: str
     groups: list[GroupResult]
-    summary: dict[str, dict[str, dict[str, float | int | None]]]
+    summary: Summary
     agreement: list[dict[str, Any]] = field(default_factory=list)
     folder: Path | None = None
     human: dict[str, Any] | None = None
+    protocol: str = "ervlight"
+    reference_groups: list[ReferenceGroup] = field(default_factory=list)
+    reference_summary: Summary = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The content of ``metrics.json`` (``human`` only when ratings were folded in)."""
+        """The content of ``metrics.json``.
+
+        ``protocol`` names the counting; ``groups``/``summary`` are the reference protocol's under ``reference``,
+        else ervlight's; under ``both``, ``reference`` holds the reference protocol's ``groups``/``summary``.
+        ``human`` only when ratings were folded in.
+        """
+        reference = {
+            "groups": [group.to_dict() for group in self.reference_groups],
+            "summary": self.reference_summary,
+        }
+        primary = (
+            reference
+            if self.protocol == "reference"
+            else {"groups": [group.to_dict() for group in self.groups], "summary": self.summary}
+        )
         return {
             "name": self.name,
             "judge": self.judge,
-            "groups": [group.to_dict() for group in self.groups],
-            "summary": self.summary,
+            "protocol": self.protocol,
+            **primary,
+            **({"reference": reference} if self.protocol == "both" else {}),
             "agreement": self.agreement,
             **({} if self.human is None else {"human": self.human}),
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ervlight.policy.base import Policy, PromptContext
+from ervlight.policy.generation.parts import gradient_free
 
 __all__ = [
     "context_rows",
@@ -65,10 +66,11 @@ def scored_logprobs(
 ) -> torch.Tensor:
     """``[N, L]`` log-probs of all completions without gradient, computed ``micro_batch_size`` rows at a time.
 
-    Runs in inference mode (less per-op bookkeeping than ``no_grad``); the result is an ordinary tensor.
+    Runs in inference mode (less per-op bookkeeping than ``no_grad``; ``no_grad`` for an FSDP-sharded policy, see
+    :func:`~ervlight.policy.generation.parts.gradient_free`); the result is an ordinary tensor.
     """
     parts = []
-    with torch.inference_mode():
+    with gradient_free(policy):
         for start, stop in micro_batches(completion_ids.shape[0], micro_batch_size):
             rows, samples = context_rows(context, group_size, start, stop)
             parts.append(

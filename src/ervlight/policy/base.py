@@ -184,3 +184,14 @@ class Policy(nn.Module, ABC):
         """Run the base model, adapters off, inside the ``with`` block (the GRPO reference under LoRA)."""
         raise ValueError(f"{type(self).__name__} has no adapters")
         yield  # pragma: no cover - makes this a generator
+
+    def shard_units(self) -> list[nn.Module]:
+        """Sub-modules to shard one by one under FSDP (default none: the policy is one unit).
+
+        Every listed module must be called through its own ``forward`` (FSDP gathers its weights there).
+        """
+        return []
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute activations in backward instead of keeping them (default: not supported)."""
+        raise ValueError(f"{type(self).__name__} does not support gradient checkpointing")

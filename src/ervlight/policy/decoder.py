@@ -28,12 +28,13 @@ from lightning.fabric.utilities.rank_zero import rank_zero_warn
 from peft import PeftModel
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConfig, ScoringRequest
 from ervlight.policy.finetune import FinetuneConfig, freeze_modules, save_language_model, wrap_lora
 from ervlight.policy.generation.parts import DecoderParts, DecodeStepFactory
 from ervlight.policy.generation.sampling import sample_completions
-from ervlight.policy.generation.scoring import completion_token_scores
+from ervlight.policy.generation.scoring import completion_token_scores, repeat_context
 
 __all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "DecoderPolicy", "truncate_prompt_ids"]
 
@@ -119,6 +120,7 @@ class DecoderPolicy(Policy):
         self.stop_token_ids: list[int] = [int(i) for i in ids]
         pad: Any = tokenizer.pad_token_id
         self.pad_token_id = int(pad) if pad is not None else self.stop_token_ids[0]
+        self._checkpointed: list[nn.Module] = []  # layers recomputed in backward (gradient checkpointing)
 
     # ----------------------------------------------------------------- backbone hooks
     @property
@@ -127,11 +129,17 @@ class DecoderPolicy(Policy):
         model: nn.Module = getattr(self, self.language_model_attr)
         return model
 
-    def decoder_parts(self) -> DecoderParts:
-        """Decoder stack, LM head, token embedding and text config of the language model."""
+    @property
+    def base_language_model(self) -> PreTrainedModel:
+        """The HF model under any peft wrapper."""
         model = self.language_model
         base = model.get_base_model() if isinstance(model, PeftModel) else model
         assert isinstance(base, PreTrainedModel)
+        return base
+
+    def decoder_parts(self) -> DecoderParts:
+        """Decoder stack, LM head, token embedding and text config of the language model."""
+        base = self.base_language_model
         return DecoderParts(
             decoder=base.get_decoder(),
             lm_head=base.get_output_embeddings(),
@@ -240,8 +248,52 @@ class DecoderPolicy(Policy):
     def score_completions(
         self, request: ScoringRequest, with_entropy: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Completion log-probs (and exact token entropies, without grad) from the same LM-head chunks."""
+        """Completion log-probs (and exact token entropies, without grad) from the same LM-head chunks.
+
+        Under gradient checkpointing with autograd on, the prompt rows are repeated per sample (one pass over
+        prompt + completion): a recomputed layer cannot share a prompt KV cache (HF drops the cache there).
+        """
+        if self.gradient_checkpointing and torch.is_grad_enabled() and request.num_samples > 1:
+            request = ScoringRequest(
+                repeat_context(request.context, request.num_samples), request.completion_ids,
+                request.completion_mask, 1, request.chunk_size, request.temperature,
+            )  # fmt: skip
         return completion_token_scores(self.decoder_parts(), request, with_entropy=with_entropy)
+
+    # ----------------------------------------------------------------- scale: sharding and checkpointing
+    def shard_units(self) -> list[nn.Module]:
+        """The language model's ``_no_split_modules`` (decoder layers, tower blocks, whole towers), inner first."""
+        base = self.base_language_model
+        names = set(base._no_split_modules or [])
+        return [module for module in reversed(list(base.modules())) if type(module).__name__ in names]
+
+    def gradient_checkpointing_enable(self) -> None:
+        """HF activation checkpointing (non-reentrant) of every decoder layer, kept on in eval mode too.
+
+        HF recomputes a layer only when the layer is in train mode; GRPO runs the policy in eval mode (no dropout,
+        frozen normalisation statistics), so the checkpointed layers keep their own ``training`` flag set
+        (:meth:`train`) while their sub-modules follow the policy's mode. Without autograd nothing is recomputed.
+        """
+        base = self.base_language_model
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        self._checkpointed = [
+            module
+            for module in base.modules()
+            if isinstance(module, GradientCheckpointingLayer) and module.gradient_checkpointing
+        ]
+        self.train(self.training)
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """Whether decoder layers are recomputed in backward."""
+        return bool(self._checkpointed)
+
+    def train(self, mode: bool = True) -> DecoderPolicy:
+        """``nn.Module.train``; checkpointed layers keep ``training=True`` (only their own flag, see above)."""
+        super().train(mode)
+        for layer in self._checkpointed:
+            layer.training = True
+        return self
 
     # ----------------------------------------------------------------- fine-tuning and saving
     def apply_finetuning(self, config: FinetuneConfig) -> None:

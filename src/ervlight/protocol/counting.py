@@ -68,7 +68,7 @@ def _check(dataset: str, sizes: Sequence[int]) -> None:
     """``ValueError`` for a dataset the reference scripts do not evaluate or inputs of unequal lengths."""
     if dataset not in REFERENCE_DATASETS:
         raise ValueError(
-            f"the reference protocol evaluates {', '.join(REFERENCE_DATASETS)} only, not {dataset!r}"
+            f"the reference protocol evaluates {', '.join(REFERENCE_DATASETS)} only, not {str(dataset)!r}"
         )
     if len(set(sizes)) > 1:
         raise ValueError(f"inputs of unequal lengths: {', '.join(map(str, sizes))}")

@@ -2,9 +2,12 @@
 
 The rule (method.md, "Rewards"; defaults reproduce the reference):
 
-1. No closed ``<think>…</think>`` block, or no non-empty sentence in it -> 0.
+1. The rationale is the first ``<think>…</think>`` block with the tags written exactly
+   (:func:`ervlight.parsing.extract_closed_think`; ``require_closed_think=False``: the tolerant
+   :func:`ervlight.parsing.extract_think`). None, or no non-empty sentence in it -> 0.
 2. The rationale is split with :func:`ervlight.parsing.split_sentences` (after ``.``/``!``/``?`` and white
-   space, never inside double quotes).
+   space, never where an odd number of straight ``"`` follows: the reference's rule; ``quotes="typographic"``
+   pairs straight and curly quotes instead).
 3. Each sentence gets the verifier's probabilities ``p``; its label set is ``{k : p_k > threshold}``, the
    argmax when that is empty, the ``top_k`` most probable when it is larger.
 4. The target is the verifier label of the gold emotion (``target="predicted"``: of the completion's own
@@ -30,11 +33,11 @@ from typing import Literal
 import torch
 
 from ervlight.labels import LabelSpace, get_label_space
-from ervlight.parsing import extract_think, parse_completion
+from ervlight.parsing import QuoteRule, extract_closed_think, extract_think, parse_completion
 from ervlight.rewards.base import RewardInputs
 from ervlight.verifier.rationales import RationaleScorer, ScoredRationale, SentenceLabels
 from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer
-from ervlight.verifier.targets import verifier_labels_of
+from ervlight.verifier.targets import label_map_message, verifier_labels_of
 
 __all__ = ["ExplanationResult", "ExplanationReward", "SentenceLabels"]
 
@@ -72,8 +75,10 @@ class ExplanationReward:
         label_map: dataset emotion -> verifier label, keyed by canonical label or emotion noun
             (``"happiness"``); entries override the default map.
         neutral_label: the verifier's neutral label.
-        require_closed_think: the reference reads only a closed ``<think>…</think>``; ``False`` also reads a
-            truncated rationale (an unclosed ``<think>`` up to ``<answer>`` or the end).
+        require_closed_think: the reference reads only the first ``<think>…</think>`` written exactly; ``False``
+            reads the tolerant rationale (any tag case, an unclosed ``<think>`` up to ``<answer>`` or the end).
+        quotes: the sentence splitter's quote rule (``reference`` or ``typographic``, see
+            :func:`ervlight.parsing.split_sentences`).
         device: where a verifier loaded from a folder runs.
     """
 
@@ -89,13 +94,14 @@ class ExplanationReward:
         label_map: Mapping[str, str] | None = None,
         neutral_label: str = "neutral",
         require_closed_think: bool = True,
+        quotes: QuoteRule = "reference",
         device: str | None = None,
     ) -> None:
         if target not in ("gold", "predicted"):
             raise ValueError(f"target must be 'gold' or 'predicted', got {target!r}")
         if isinstance(verifier, str):
             verifier = VerifierScorer.from_pretrained(verifier, device=device)
-        self.scorer = RationaleScorer(verifier, threshold, top_k)
+        self.scorer = RationaleScorer(verifier, threshold, top_k, quotes)
         self.neutral_rule = neutral_rule
         self.target = target
         self.label_map = dict(label_map or {})
@@ -131,10 +137,7 @@ class ExplanationReward:
 
     def rationale(self, completion: str) -> str | None:
         """The rationale the reward reads: the ``<think>`` content (``None`` without a (closed) block)."""
-        think = extract_think(completion)
-        if think is None or (self.require_closed_think and "</think>" not in completion):
-            return None
-        return think
+        return extract_closed_think(completion) if self.require_closed_think else extract_think(completion)
 
     def sentences(self, completion: str) -> list[str]:
         """The rationale sentences the reward reads (empty without a (closed) ``<think>`` block)."""
@@ -156,10 +159,7 @@ class ExplanationReward:
         """Map a canonical dataset label onto verifier labels (:func:`verifier_labels_of`), or raise."""
         names = verifier_labels_of(space, label, self._index, self.label_map)
         if names is None:
-            raise ValueError(
-                f"emotion {label!r} maps to names that are not labels of the verifier "
-                f"({', '.join(self.verifier.labels)}); pass label_map"
-            )
+            raise ValueError(label_map_message(space, self.verifier.labels, self.label_map))
         return names
 
     def _result(self, scored: ScoredRationale, target: tuple[str, ...]) -> ExplanationResult:

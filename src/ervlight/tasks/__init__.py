@@ -1,5 +1,5 @@
 """ervlight's LightningModules (torchgeo's shape): a thin base, the policy task base and its SFT, GRPO and evaluation
-tasks, and the SFT learning-rate schedule.
+tasks, and the learning-rate schedules.
 
 Names are imported on first use, so that ``ervlight.tasks.base`` (which the verifier's module derives from) loads
 without pulling in the policy tasks and their rewards.
@@ -15,10 +15,18 @@ if TYPE_CHECKING:
     from ervlight.tasks.evaluation import EvaluationTask
     from ervlight.tasks.grpo import GRPOModule
     from ervlight.tasks.policy_task import PolicyTask
-    from ervlight.tasks.schedules import WarmupCosineLR
+    from ervlight.tasks.schedules import WarmupCosineLR, WarmupLinearLR
     from ervlight.tasks.sft import SFTModule
 
-__all__ = ["BaseModule", "EvaluationTask", "GRPOModule", "PolicyTask", "SFTModule", "WarmupCosineLR"]
+__all__ = [
+    "BaseModule",
+    "EvaluationTask",
+    "GRPOModule",
+    "PolicyTask",
+    "SFTModule",
+    "WarmupCosineLR",
+    "WarmupLinearLR",
+]
 
 _MODULES = {
     "BaseModule": "ervlight.tasks.base",
@@ -27,6 +35,7 @@ _MODULES = {
     "PolicyTask": "ervlight.tasks.policy_task",
     "SFTModule": "ervlight.tasks.sft",
     "WarmupCosineLR": "ervlight.tasks.schedules",
+    "WarmupLinearLR": "ervlight.tasks.schedules",
 }
 
 

@@ -16,6 +16,8 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
+from ervlight.tasks.schedules import RunLengthLR
+
 __all__ = ["BaseModule"]
 
 
@@ -58,6 +60,10 @@ class BaseModule(LightningModule):
         """Parameters that require gradients: what the optimizer sees."""
         return (p for p in self.parameters() if p.requires_grad)
 
+    def optimizer_steps(self) -> int:
+        """Optimiser steps of the whole run (what a :class:`RunLengthLR` without ``total_steps`` spans)."""
+        return int(self.trainer.estimated_stepping_batches)
+
     def configure_optimizers(self) -> Any:
         """Build the injected optimizer over trainable parameters and, if given, its scheduler."""
         params = list(self.trainable_parameters())
@@ -69,5 +75,7 @@ class BaseModule(LightningModule):
         if self.lr_scheduler_factory is None:
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer)
+        if isinstance(scheduler, RunLengthLR) and scheduler.total_steps is None:
+            scheduler.total_steps = self.optimizer_steps()
         interval = self.hparams.get("scheduler_interval", "step")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch.distributed.device_mesh import DeviceMesh
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -36,6 +37,7 @@ from ervlight.rewards.explanation import ExplanationReward
 from ervlight.rewards.registry import RewardRegistry
 from ervlight.tasks.completion_log import log_completion_table
 from ervlight.tasks.policy_task import EvalBatch, PolicyTask, Stage, evaluation_sampling, prompt_fields
+from ervlight.tasks.sharding import shard_policy
 from ervlight.verifier.judge import VerifierJudge
 
 __all__ = ["PROGRESS_BAR_METRICS", "GRPOModule", "RolloutSample"]
@@ -77,6 +79,7 @@ class GRPOModule(PolicyTask):
         val_top_p: validation and test nucleus sampling (reference evaluation: 0.9).
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: base seed of the sampling generators (one per step and rank, so resuming repeats the samples).
+        gradient_checkpointing: recompute the decoder layers' activations in backward (TRL's name).
         optimizer: builds the optimizer from the trainable parameters.
         lr_scheduler: builds a scheduler, stepped after every optimiser update.
     """
@@ -112,6 +115,7 @@ class GRPOModule(PolicyTask):
         val_top_p: float = 0.9,
         policy_dir: str | None = None,
         seed: int = 0,
+        gradient_checkpointing: bool = False,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
@@ -129,8 +133,9 @@ class GRPOModule(PolicyTask):
         self.num_tokens_seen = 0
         sampling = evaluation_sampling(val_temperature, val_top_p, max_completion_length)
         super().__init__(
-            policy, sampling, datasets, policy_dir, seed, optimizer=optimizer, lr_scheduler=lr_scheduler
-        )
+            policy, sampling, datasets, policy_dir, seed, gradient_checkpointing,
+            optimizer=optimizer, lr_scheduler=lr_scheduler,
+        )  # fmt: skip
         self.automatic_optimization = False
 
     @property
@@ -139,17 +144,25 @@ class GRPOModule(PolicyTask):
         return self.config.sampling
 
     # ----------------------------------------------------------------- template hooks
-    def configure_models(self) -> None:
-        """The policy and its reference: the policy with adapters off (LoRA), a frozen copy, or none (``beta == 0``).
+    def prepare_policy(self) -> None:
+        """The reference: the policy with adapters off (LoRA), a frozen copy, or none (``beta == 0``).
 
-        The choice is made here, once: ``reference_from_adapters`` says which of the first two applies.
+        The choice is made here, once the policy exists: ``reference_from_adapters`` says which of the first two
+        applies. Under FSDP2 the adapters are switched off on the same shards, and the frozen copy is made before
+        sharding and sharded the same way (:meth:`shard_models`), so no rank ever holds a full second model.
         """
-        super().configure_models()
         uses_reference = self.config.uses_reference
         self.reference_from_adapters = uses_reference and self.policy.has_adapters
         self.reference: Policy | None = None
         if uses_reference and not self.reference_from_adapters:
             self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
+        super().prepare_policy()
+
+    def shard_models(self, mesh: DeviceMesh) -> None:
+        """Shard the policy and, for full fine-tuning with ``beta > 0``, its frozen reference (same units)."""
+        super().shard_models(mesh)
+        if self.reference is not None:
+            shard_policy(self.reference, mesh)
 
     def configure_losses(self) -> None:
         """The GRPO loss and the reward registry."""
@@ -158,6 +171,10 @@ class GRPOModule(PolicyTask):
         self.rewards = RewardRegistry(self.reward_specs)
         if config.filter_zero_std_groups:
             self.rewards.index(config.filter_reward)  # fail early on a wrong name
+
+    #: The in-training judge is the reward's own verifier (circular): ``val/<dataset>/eea_reward_verifier``…, never
+    #: the paper's EEA/EPC/FCR, which ``ervlight report`` gives with an independent judge.
+    judge_suffix = "_reward_verifier"
 
     def build_judge(self) -> Judge | None:
         """A judge made from the verifier of the registry's ``explanation`` reward (``None`` without one)."""
@@ -297,6 +314,17 @@ class GRPOModule(PolicyTask):
         if self.log_completions_steps > 0 and first_step % self.log_completions_steps == 0:
             self._log_completions(batch, rollout, sample.texts, sample.labels, first_step)
         return step.loss
+
+    def optimizer_steps(self) -> int:
+        """Optimiser steps of the run: ``num_iterations`` updates per training batch.
+
+        ``max_steps`` counts updates but stops the run only between batches, so the last batch's updates all run.
+        """
+        batches = int(self.trainer.estimated_stepping_batches)  # already at most max_steps
+        per_batch = self.config.num_iterations
+        if self.trainer.max_steps != -1:
+            batches = min(batches, -(-self.trainer.max_steps // per_batch))
+        return batches * per_batch
 
     def _optimizer(self) -> Optimizer:
         """The one optimizer (Lightning's wrapper of it)."""

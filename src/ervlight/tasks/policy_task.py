@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.distributed.device_mesh import DeviceMesh
+from torchmetrics import MetricCollection
 
 from ervlight.data.batch import MediaBatch
 from ervlight.evaluation.clip_counts import ClipCounts
@@ -29,8 +31,10 @@ from ervlight.grpo.types import PromptBatch
 from ervlight.labels import get_label_space
 from ervlight.policy.base import Policy, SamplingConfig
 from ervlight.tasks.base import BaseModule
+from ervlight.tasks.sharding import data_parallel_mesh, full_state_dict, is_sharded, shard_policy
 
 __all__ = [
+    "JUDGED_METRICS",
     "EvalBatch",
     "PolicyTask",
     "clip_counts",
@@ -49,14 +53,27 @@ Stage = Literal["val", "test"]
 EvalBatch = MediaBatch | PromptBatch
 
 
-def validation_metrics(datasets: Sequence[str], judged: bool, stage: str = "val") -> nn.ModuleDict:
-    """One metric collection per dataset, keys ``<stage>/<dataset>/<metric>`` (``stage``: ``val`` or ``test``)."""
-    return nn.ModuleDict(
-        {
-            name: consistency_metrics(get_label_space(name).num_classes, f"{stage}/{name}/", judged=judged)
-            for name in datasets
+#: The judged metrics of a collection (renamed after their judge by ``judge_suffix``).
+JUDGED_METRICS = frozenset({"eea", "epc", "fcr", "fcr_given_correct", "unjudged"})
+
+
+def validation_metrics(
+    datasets: Sequence[str], judged: bool, stage: str = "val", judge_suffix: str = ""
+) -> nn.ModuleDict:
+    """One metric collection per dataset, keys ``<stage>/<dataset>/<metric>`` (``stage``: ``val`` or ``test``).
+
+    ``judge_suffix`` is appended to the judged metrics' names (``eea_reward_verifier``), so that metrics judged
+    by something other than an independent judge cannot be mistaken for the paper's EEA/EPC/FCR.
+    """
+    collections = {}
+    for name in datasets:
+        members = consistency_metrics(get_label_space(name).num_classes, judged=judged)
+        renamed = {
+            f"{key}{judge_suffix}" if key in JUDGED_METRICS else key: metric
+            for key, metric in members.items(keep_base=True, copy_state=False)
         }
-    )
+        collections[name] = MetricCollection(renamed, prefix=f"{stage}/{name}/")  # type: ignore[arg-type]
+    return nn.ModuleDict(collections)
 
 
 def prompt_fields(batch: EvalBatch) -> tuple[MediaBatch | list[str], list[str], list[str]]:
@@ -157,12 +174,19 @@ def evaluation_sampling(temperature: float, top_p: float, max_new_tokens: int) -
 class PolicyTask(BaseModule):
     """A task that owns a policy: per-dataset val/test metrics, generate-and-score, predict, saving after ``fit``.
 
+    A policy given as a factory is built in Lightning's :meth:`configure_model` (after the strategy is set up, before
+    a checkpoint is restored), and sharded there with FSDP2 under ``ModelParallelStrategy``
+    (:mod:`ervlight.tasks.sharding`); a policy given as an object is used as it is (sharded in ``configure_model``
+    too). Outside a trainer, call :meth:`configure_model` before using ``policy``.
+
     Args:
         policy: the policy, or a factory building it (in YAML: ``class_path`` + ``init_args``).
         sampling: decoding of validation, test and predict (:func:`evaluation_sampling`).
         datasets: label spaces of the val and test metrics (one collection each; batches may mix them).
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: seed of the evaluation sampler (each batch index offsets it).
+        gradient_checkpointing: recompute the decoder layers' activations in backward (TRL's name; the policy's
+            :meth:`~ervlight.policy.base.Policy.gradient_checkpointing_enable`).
         optimisation: ``optimizer``, ``lr_scheduler`` and ``scheduler_interval`` of :class:`BaseModule`.
     """
 
@@ -175,29 +199,68 @@ class PolicyTask(BaseModule):
         datasets: list[str] | None = None,
         policy_dir: str | None = None,
         seed: int = 0,
+        gradient_checkpointing: bool = False,
         **optimisation: Any,
     ) -> None:
-        self._policy_holder = (policy,)  # nn.Module attributes can only be set after Module.__init__
+        # nn.Module attributes can only be set after Module.__init__: hold the policy in a tuple until then
+        self._policy_source: tuple[Policy | Callable[[], Policy]] = (policy,)
         self.dataset_names = list(datasets) if datasets is not None else ["dfew", "mafw"]
         self.eval_sampling = sampling
         self.policy_dir, self.seed = policy_dir, seed
+        self.gradient_checkpointing = gradient_checkpointing
         super().__init__(**optimisation)
 
+    @property
+    def policy_factory(self) -> Callable[[], Policy] | None:
+        """The factory the policy is built from (``None`` when the policy was given as an object)."""
+        source = self._policy_source[0]
+        return None if isinstance(source, Policy) else source
+
     def configure_models(self) -> None:
-        """Build the policy (or take the given one)."""
-        policy = self._policy_holder[0]
-        del self._policy_holder
-        self.policy: Policy = policy if isinstance(policy, Policy) else policy()
+        """Take a policy given as an object now; a factory waits for :meth:`configure_model`."""
+        source = self._policy_source[0]
+        if isinstance(source, Policy):
+            self.policy: Policy = source
+            self.prepare_policy()
+
+    def configure_model(self) -> None:
+        """Build the policy from its factory (once), then shard it with FSDP2 when the strategy gives a mesh."""
+        if "policy" not in self._modules:
+            factory = self.policy_factory
+            assert factory is not None
+            self.policy = factory()
+            self.prepare_policy()
+        mesh = self.device_mesh
+        if mesh is not None and not is_sharded(self.policy):
+            if self.policy_factory is None:
+                raise ValueError(
+                    f"{type(self).__name__}: a sharded policy is saved by rebuilding it, so pass it as a factory "
+                    "(in YAML: class_path + init_args), not as an object"
+                )
+            self.shard_models(data_parallel_mesh(mesh))
+
+    def prepare_policy(self) -> None:
+        """Set the policy up for the task once it exists (gradient checkpointing; GRPO adds its reference)."""
+        if self.gradient_checkpointing:
+            self.policy.gradient_checkpointing_enable()
+
+    def shard_models(self, mesh: DeviceMesh) -> None:
+        """Shard the policy over the data-parallel ``mesh`` (GRPO shards its frozen reference the same way)."""
+        shard_policy(self.policy, mesh)
 
     def configure_metrics(self) -> None:
         """Per-dataset val and test WAR, UAR, format rate (and EEA/EPC/FCR when :meth:`judge` gives a judge), and
         the listed / evaluated / unreadable clip counts."""
         self.judge = self.build_judge()
         judged = self.judge is not None
-        self.val_metrics = validation_metrics(self.dataset_names, judged=judged)
-        self.test_metrics = validation_metrics(self.dataset_names, judged=judged, stage="test")
+        self.val_metrics = validation_metrics(self.dataset_names, judged, "val", self.judge_suffix)
+        self.test_metrics = validation_metrics(self.dataset_names, judged, "test", self.judge_suffix)
         self.val_counts = clip_counts(self.dataset_names)
         self.test_counts = clip_counts(self.dataset_names)
+
+    #: Appended to the judged metrics' names (see :func:`validation_metrics`); a subclass whose judge is not
+    #: independent of training names it here.
+    judge_suffix: str = ""
 
     def build_judge(self) -> Judge | None:
         """The judge of the rationales in evaluation (``None``: no EEA/EPC/FCR); subclasses may give one."""
@@ -246,8 +309,23 @@ class PolicyTask(BaseModule):
         return self.generate_texts(batch, batch_idx)
 
     def on_fit_end(self) -> None:
-        """Save the trained policy (:meth:`Policy.save_pretrained`) under ``policy_dir`` on the main process."""
-        if not self.trainer.is_global_zero:
-            return
+        """Save the trained policy (:meth:`Policy.save_pretrained`) under ``policy_dir`` on the main process.
+
+        A sharded policy is gathered first (every rank takes part) into a policy rebuilt on rank 0's CPU.
+        """
         root = self.trainer.log_dir or self.trainer.default_root_dir
-        self.policy.save_pretrained(Path(self.policy_dir or Path(root) / "policy"))
+        folder = Path(self.policy_dir or Path(root) / "policy")
+        if is_sharded(self.policy):
+            state = full_state_dict(self.policy)
+            if self.trainer.is_global_zero:
+                self.unsharded_policy(state).save_pretrained(folder)
+        elif self.trainer.is_global_zero:
+            self.policy.save_pretrained(folder)
+
+    def unsharded_policy(self, state: dict[str, torch.Tensor]) -> Policy:
+        """A fresh policy from the factory holding ``state`` (a full state dict of the sharded policy)."""
+        factory = self.policy_factory
+        assert factory is not None
+        policy = factory()
+        policy.load_state_dict(state)
+        return policy

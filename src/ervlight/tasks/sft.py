@@ -11,7 +11,6 @@ rate, WAR, UAR and the unparseable rate per dataset (``val/<dataset>/war`` …) 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -19,7 +18,6 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from ervlight.data.batch import MediaBatch
 from ervlight.policy.base import Policy
 from ervlight.tasks.policy_task import EvalBatch, PolicyTask, Stage, evaluation_sampling
-from ervlight.tasks.schedules import WarmupCosineLR
 
 __all__ = ["SFTModule", "target_nll"]
 
@@ -49,6 +47,7 @@ class SFTModule(PolicyTask):
         logprob_chunk_size: target tokens per LM-head chunk in the loss.
         policy_dir: where the trained policy is saved at the end of ``fit`` (default ``<log dir>/policy``).
         seed: seed of the validation sampler (each batch index offsets it).
+        gradient_checkpointing: recompute the decoder layers' activations in backward (TRL's name).
         optimizer: builds the optimizer over trainable parameters.
         lr_scheduler: builds the learning-rate scheduler (``None`` keeps the rate constant).
         scheduler_interval: ``"step"`` or ``"epoch"``.
@@ -64,6 +63,7 @@ class SFTModule(PolicyTask):
         logprob_chunk_size: int = 1024,
         policy_dir: str | None = None,
         seed: int = 0,
+        gradient_checkpointing: bool = False,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         scheduler_interval: str = "step",
@@ -71,18 +71,9 @@ class SFTModule(PolicyTask):
         self.logprob_chunk_size = logprob_chunk_size
         sampling = evaluation_sampling(temperature, top_p, max_new_tokens)
         super().__init__(
-            policy, sampling, datasets, policy_dir, seed,
+            policy, sampling, datasets, policy_dir, seed, gradient_checkpointing,
             optimizer=optimizer, lr_scheduler=lr_scheduler, scheduler_interval=scheduler_interval,
         )  # fmt: skip
-
-    def configure_optimizers(self) -> Any:
-        """The injected optimizer and scheduler; a :class:`WarmupCosineLR` without ``total_steps`` gets the run's."""
-        configured = super().configure_optimizers()
-        if isinstance(configured, dict):
-            scheduler = configured["lr_scheduler"]["scheduler"]
-            if isinstance(scheduler, WarmupCosineLR) and scheduler.total_steps is None:
-                scheduler.total_steps = int(self.trainer.estimated_stepping_batches)
-        return configured
 
     def sft_loss(self, batch: MediaBatch) -> torch.Tensor:
         """Mean negative log-likelihood of the target tokens (:func:`target_nll`)."""

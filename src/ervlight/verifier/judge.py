@@ -13,13 +13,15 @@ Rule (documented for the evaluation reports):
 
 A rationale with no sentence, or a verifier that covers none of the dataset's labels, gives ``None``
 ("unjudged"), never "neutral". Dataset labels reach the verifier's labels as in the explanation reward: the
-verifier's own label of the same name, else :data:`ervlight.labels.GOEMOTIONS_OF_EMOTION`
-(:func:`ervlight.verifier.targets.verifier_labels_of`). Any
+verifier's own label of the same name, else :data:`ervlight.labels.GOEMOTIONS_OF_EMOTION`, by name
+(:func:`ervlight.verifier.targets.verifier_labels_of`; ``label_map`` as the reward's). Any
 :class:`SentenceVerifier` is pluggable, so a second, independently trained verifier can judge a policy trained
 with the first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 
@@ -41,6 +43,7 @@ class VerifierJudge:
         threshold: label-set threshold for the neutral test (the reward's).
         top_k: label-set size cap for the neutral test (the reward's).
         neutral_label: the verifier's neutral label.
+        label_map: dataset emotion -> verifier label, as the explanation reward's ``label_map``.
         device: where a verifier loaded from a folder runs.
     """
 
@@ -52,6 +55,7 @@ class VerifierJudge:
         threshold: float = 0.1,
         top_k: int | None = 2,
         neutral_label: str = "neutral",
+        label_map: Mapping[str, str] | None = None,
         device: str | None = None,
     ) -> None:
         if isinstance(verifier, str):
@@ -60,6 +64,7 @@ class VerifierJudge:
         self.name = name
         self.skip_neutral = skip_neutral
         self.neutral_label = neutral_label
+        self.label_map = dict(label_map or {})
 
     @property
     def verifier(self) -> SentenceVerifier:
@@ -71,7 +76,7 @@ class VerifierJudge:
         index = {label: k for k, label in enumerate(self.scorer.labels)}
         labels, columns = [], []
         for label in space.labels:
-            names = verifier_labels_of(space, label, index)
+            names = verifier_labels_of(space, label, index, self.label_map)
             if names is None:
                 continue
             labels.append(label)

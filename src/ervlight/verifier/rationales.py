@@ -3,7 +3,8 @@
 The explanation reward, the verifier judge, the consistency report and ``ervlight verifier score`` all read
 rationales through :class:`RationaleScorer`:
 
-1. each rationale is split with :func:`ervlight.parsing.split_sentences` (``None`` or empty: no sentence);
+1. each rationale is split with :func:`ervlight.parsing.split_sentences` under the scorer's quote rule (``None``
+   or empty: no sentence);
 2. the distinct sentences of the whole batch go to the :class:`~ervlight.verifier.scorer.SentenceVerifier` in
    one call (none when there is no sentence);
 3. each sentence's label set is ``{k : p_k > threshold}``, the argmax when that is empty, the ``top_k`` most
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ervlight.parsing import split_sentences
+from ervlight.parsing import QUOTE_RULES, QuoteRule, split_sentences
 from ervlight.verifier.scorer import SentenceVerifier
 
 __all__ = ["RationaleScorer", "ScoredRationale", "SentenceLabels", "select_labels"]
@@ -104,24 +105,34 @@ class RationaleScorer:
             :class:`~ervlight.verifier.scorer.VerifierScorer` batches and caches).
         threshold: a label joins a sentence's set above this probability.
         top_k: at most this many labels per sentence (``None``: no cap).
+        quotes: which double quotes protect a sentence end (:func:`ervlight.parsing.split_sentences`;
+            ``reference``, the default, is the reference reward's splitter).
     """
 
-    def __init__(self, verifier: SentenceVerifier, threshold: float = 0.1, top_k: int | None = 2) -> None:
+    def __init__(
+        self,
+        verifier: SentenceVerifier,
+        threshold: float = 0.1,
+        top_k: int | None = 2,
+        quotes: QuoteRule = "reference",
+    ) -> None:
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
+        if quotes not in QUOTE_RULES:
+            raise ValueError(f"quotes must be one of {', '.join(QUOTE_RULES)}, got {quotes!r}")
         self.verifier = verifier
         self.threshold = threshold
         self.top_k = top_k
+        self.quotes: QuoteRule = quotes
 
     @property
     def labels(self) -> tuple[str, ...]:
         """The verifier's label names."""
         return tuple(self.verifier.labels)
 
-    @staticmethod
-    def split(rationale: str | None) -> list[str]:
+    def split(self, rationale: str | None) -> list[str]:
         """The sentences of a rationale (:func:`ervlight.parsing.split_sentences`; ``None``: none)."""
-        return split_sentences(rationale or "")
+        return split_sentences(rationale or "", self.quotes)
 
     def score(self, rationales: Sequence[str | None]) -> list[ScoredRationale]:
         """Split and score every rationale of a batch (one verifier call for all distinct sentences)."""

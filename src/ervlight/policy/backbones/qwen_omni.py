@@ -39,6 +39,10 @@ from ervlight.policy.generation.parts import DecoderParts
 __all__ = ["QwenOmniThinker"]
 
 _SETTINGS_FILE = "policy.json"
+#: ``audio_tower.audio_bos_eos_token`` is never used by the thinker's forward (transformers keeps it for checkpoint
+#: compatibility), so it is frozen: a trainable parameter that never gets a gradient stops DDP ("parameters that
+#: were not used") and breaks a sharded resume (no optimizer state was saved for it).
+_UNUSED = "audio_tower.audio_bos_eos_token"
 
 
 class QwenOmniThinker(DecoderPolicy):
@@ -58,6 +62,10 @@ class QwenOmniThinker(DecoderPolicy):
         dtype: weight dtype when loading (``"bfloat16"`` for real checkpoints).
         fps: frame rate the frames were sampled at (temporal positions of the video patches).
         use_audio: feed the audio track (clips without audio get no audio placeholder).
+        use_audio_in_video: Qwen2.5-Omni's video-with-sound mode: a clip's audio tokens are interleaved with its
+            video tokens in 2-second chunks (the processor's ``load_audio_from_video``) and share their time axis in
+            M-RoPE (the model's ``use_audio_in_video``), instead of following the video as a separate audio segment.
+            Clips without audio keep a plain video segment.
         frame_mean: per-channel mean the data layer normalised frames with (undone before the processor).
         frame_std: per-channel std the data layer normalised frames with.
         attn_implementation: HF attention backend (``"sdpa"``, ``"flash_attention_2"``…), default HF's choice.
@@ -76,6 +84,7 @@ class QwenOmniThinker(DecoderPolicy):
         dtype: str = "bfloat16",
         fps: float = 2.0,
         use_audio: bool = True,
+        use_audio_in_video: bool = False,
         frame_mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
         frame_std: tuple[float, float, float] = (0.5, 0.5, 0.5),
         attn_implementation: str | None = None,
@@ -90,6 +99,7 @@ class QwenOmniThinker(DecoderPolicy):
         self.processor = processor
         self.fps = fps
         self.use_audio = use_audio
+        self.use_audio_in_video = use_audio_in_video
         self.frame_mean, self.frame_std = tuple(frame_mean), tuple(frame_std)
         if isinstance(model, str):
             kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype), "trust_remote_code": trust_remote_code}
@@ -98,6 +108,7 @@ class QwenOmniThinker(DecoderPolicy):
             model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(model, **kwargs)
         self._check_token_ids(model)
         self.lm: PreTrainedModel | PeftModel = model
+        self.thinker.model.get_submodule(_UNUSED).requires_grad_(False)
         if finetune is not None:
             self.apply_finetuning(finetune)
 
@@ -147,14 +158,18 @@ class QwenOmniThinker(DecoderPolicy):
         }
 
     def _prompt_texts(self, batch: MediaBatch, prompts: list[str] | None) -> list[str]:
-        """Chat-templated prompts with the video (and audio, where present) placeholders before the instruction."""
+        """Chat-templated prompts with the video (and audio, where present) placeholders before the instruction.
+
+        With ``use_audio_in_video`` a clip's audio has no placeholder of its own: the processor interleaves it into
+        the video placeholder.
+        """
         processor: Any = self.processor
         video = f"{processor.vision_bos_token}{processor.video_token}{processor.vision_eos_token}"
         audio = f"{processor.audio_bos_token}{processor.audio_token}{processor.audio_eos_token}"
         chosen = list(prompts) if prompts is not None else [self.instruction] * len(batch)
         if len(chosen) != len(batch):
             raise ValueError(f"got {len(chosen)} prompts for {len(batch)} samples")
-        with_audio = self._audio_rows(batch)
+        with_audio = set() if self.use_audio_in_video else self._audio_rows(batch)
         return self.format_prompts(
             [video + (audio if i in with_audio else "") + text for i, text in enumerate(chosen)], len(batch)
         )
@@ -175,6 +190,9 @@ class QwenOmniThinker(DecoderPolicy):
         frames = (batch.frames.float().cpu() * std + mean).clamp(0.0, 1.0)  # [B, T, C, H, W] in [0, 1]
         videos = [frames[i][batch.frame_mask[i].bool().cpu()] for i in range(len(batch))]
         audio = [batch.audio[i][batch.audio_mask[i].bool()].float().cpu().numpy() for i in rows]
+        interleave: dict[str, Any] = {}
+        if self.use_audio_in_video and rows:  # audio slot k belongs to video rows[k]
+            interleave = {"load_audio_from_video": True, "audio_from_video_indices": rows}
         inputs = self.processor(
             text=self._prompt_texts(batch, prompts),
             videos=videos,
@@ -182,7 +200,9 @@ class QwenOmniThinker(DecoderPolicy):
             return_tensors="pt",
             padding=True,
             videos_kwargs={"do_rescale": False, "fps": self.fps},
+            **interleave,
         ).to(self.device)
+        inputs["audio_rows"] = torch.tensor(rows, dtype=torch.long)  # [A] rows whose audio is fed
         ids = inputs["input_ids"]  # [B, P]
         media = torch.isin(ids, torch.tensor(self._media_token_ids(), device=ids.device))  # [B, P]
         inputs["input_ids"], inputs["attention_mask"] = self.cap_prompts(ids, inputs["attention_mask"], media)
@@ -213,10 +233,41 @@ class QwenOmniThinker(DecoderPolicy):
                 (ids == model.config.audio_token_id).unsqueeze(-1), audio.to(embeds.dtype)
             )
             audio_lengths = feature_mask.sum(-1)
-        positions, _ = model.get_rope_index(
-            ids, None, inputs["video_grid_thw"], mask, False, audio_lengths, inputs["video_second_per_grid"]
-        )  # [3, B, P]
-        return PromptContext(embeds=embeds, attention_mask=mask, position_ids=positions)
+        return PromptContext(
+            embeds=embeds, attention_mask=mask, position_ids=self._positions(inputs, audio_lengths)
+        )
+
+    def _positions(self, inputs: Any, audio_lengths: torch.Tensor | None) -> torch.Tensor:
+        """``[3, B, P]`` M-RoPE positions from the model's own ``get_rope_index``.
+
+        With ``use_audio_in_video`` it runs per row (the model's flag holds for a whole batch, and a clip without
+        audio keeps a plain video segment).
+        """
+        model = self.thinker.model
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]  # [B, P]
+        grid, seconds = inputs["video_grid_thw"], inputs["video_second_per_grid"]  # [B, 3], [B]
+        if not self.use_audio_in_video:
+            positions, _ = model.get_rope_index(ids, None, grid, mask, False, audio_lengths, seconds)
+            return positions  # [3, B, P]
+        audio_rows: list[int] = inputs["audio_rows"].tolist()
+        rows = []
+        for i in range(ids.shape[0]):
+            with_audio = i in audio_rows
+            lengths = None
+            if with_audio and audio_lengths is not None:
+                k = audio_rows.index(i)
+                lengths = audio_lengths[k : k + 1]
+            row, _ = model.get_rope_index(
+                ids[i : i + 1],
+                None,
+                grid[i : i + 1],
+                mask[i : i + 1],
+                with_audio,
+                lengths,
+                seconds[i : i + 1],
+            )  # [3, 1, P]
+            rows.append(row)
+        return torch.cat(rows, dim=1)  # [3, B, P]
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Save the processor, and the thinker (``lm/``) or its LoRA adapters (``adapter/``, standard peft)."""
@@ -224,7 +275,10 @@ class QwenOmniThinker(DecoderPolicy):
         self.save_language_model(path, with_base=False)
         self.processor.save_pretrained(path / "processor")
         (path / _SETTINGS_FILE).write_text(
-            json.dumps({"max_prompt_length": self.max_prompt_length}, indent=2)
+            json.dumps(
+                {"max_prompt_length": self.max_prompt_length, "use_audio_in_video": self.use_audio_in_video},
+                indent=2,
+            )
         )
 
     @classmethod
@@ -233,7 +287,8 @@ class QwenOmniThinker(DecoderPolicy):
     ) -> QwenOmniThinker:
         """Load a saved policy: ``lm/`` from the folder, or ``base_model`` plus the folder's ``adapter/``.
 
-        ``kwargs`` go to the constructor; the saved ``max_prompt_length`` applies unless given there.
+        ``kwargs`` go to the constructor; the saved ``max_prompt_length`` and ``use_audio_in_video`` apply unless
+        given there.
         """
         path = Path(folder)
         if (path / _SETTINGS_FILE).is_file():

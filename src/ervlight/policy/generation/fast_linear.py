@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
+from torch.distributed.tensor import DTensor
 
 __all__ = ["ROW_MAJOR_MAX_BYTES", "row_major_linears"]
 
@@ -41,13 +42,16 @@ class _RowMajorForward:
 def _plain_linears(modules: Iterable[nn.Module]) -> list[nn.Linear]:
     """Every module that is exactly ``nn.Linear`` with its class's own ``forward``, once.
 
-    Subclasses (quantised layers…) and layers whose ``forward`` was already replaced on the instance (accelerate's
-    hooks) are left alone.
+    Subclasses (quantised layers…), layers whose ``forward`` was already replaced on the instance (accelerate's
+    hooks) and sharded layers (FSDP's ``DTensor`` weights, gathered only inside a forward) are left alone.
     """
     found: dict[int, nn.Linear] = {}
     for module in modules:
         for sub in module.modules():
-            if type(sub) is nn.Linear and "forward" not in vars(sub):
+            if type(sub) is not nn.Linear or "forward" in vars(sub):
+                continue
+            assert isinstance(sub, nn.Linear)
+            if not isinstance(sub.weight, DTensor):
                 found[id(sub)] = sub
     return list(found.values())
 

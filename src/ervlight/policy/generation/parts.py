@@ -9,12 +9,14 @@ Symbols: ``B`` prompts, ``N`` rows, ``P`` prompt positions, ``Q`` new positions,
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import nn
+from torch.distributed.fsdp import FSDPModule
 from transformers import Cache, DynamicCache, PreTrainedConfig
 
 from ervlight.policy.base import PromptContext
@@ -23,6 +25,7 @@ __all__ = [
     "DecodeStep",
     "DecodeStepFactory",
     "DecoderParts",
+    "gradient_free",
     "next_positions",
     "prompt_positions",
     "run_decoder",
@@ -62,6 +65,16 @@ class DecoderParts:
     embed_tokens: nn.Module
     config: PreTrainedConfig
     step_factory: DecodeStepFactory | None = None
+
+
+def gradient_free(*modules: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """``torch.inference_mode()`` (less per-op bookkeeping), or ``torch.no_grad()`` when a module is FSDP-sharded.
+
+    FSDP2 gathers weights into buffers it reuses outside inference mode; a gather inside inference mode would turn
+    them into inference tensors that the next training pass cannot update.
+    """
+    sharded = any(isinstance(sub, FSDPModule) for module in modules for sub in module.modules())
+    return torch.no_grad() if sharded else torch.inference_mode()
 
 
 def prompt_positions(context: PromptContext) -> torch.Tensor:

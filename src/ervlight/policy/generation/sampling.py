@@ -21,6 +21,7 @@ from ervlight.policy.generation.kv_cache import GrowingLayer, growing_cache, tak
 from ervlight.policy.generation.parts import (
     DecoderParts,
     DecodeStep,
+    gradient_free,
     next_positions,
     prompt_positions,
     run_decoder,
@@ -105,7 +106,9 @@ def sample_completions(
     eos = torch.tensor(list(eos_token_ids), device=embeds.device)  # [E]
     draw = _Draw(num_samples, sampling, eos, pad_token_id, generator)
     with (
-        torch.inference_mode(),  # less per-op bookkeeping than no_grad: the loop is hundreds of small ops a step
+        gradient_free(
+            parts.decoder, parts.lm_head
+        ),  # inference mode: the loop is hundreds of small ops a step
         torch.autocast(device_type=embeds.device.type, enabled=False),
         row_major_linears([parts.decoder, parts.lm_head]),
     ):

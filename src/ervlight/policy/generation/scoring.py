@@ -15,15 +15,31 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import DynamicCache
 
-from ervlight.policy.base import ScoringRequest
+from ervlight.policy.base import PromptContext, ScoringRequest
 from ervlight.policy.generation.parts import DecoderParts, next_positions, prompt_positions, run_decoder
 
-__all__ = ["CHECKPOINT_MIN_LOGITS", "completion_token_scores"]
+__all__ = ["CHECKPOINT_MIN_LOGITS", "completion_token_scores", "repeat_context"]
 
 #: Under autograd, LM-head chunks are recomputed in backward (activation checkpointing) only when the step's
 #: completion logits hold at least this many elements (``N * V``; 2**25 fp32 values = 128 MiB, each kept twice
 #: by softmax and its input). Below it, recomputing costs more time than the memory it saves is worth.
 CHECKPOINT_MIN_LOGITS = 1 << 25
+
+
+def repeat_context(context: PromptContext, repeats: int) -> PromptContext:
+    """The context with each prompt row repeated ``repeats`` times in place (``B`` rows -> ``B*repeats``)."""
+    positions = context.position_ids
+    if positions is not None:  # [B, P] or [3, B, P]
+        positions = positions.repeat_interleave(repeats, dim=positions.dim() - 2)
+    extras = context.extras
+    if extras is not None:
+        extras = {key: value.repeat_interleave(repeats, dim=0) for key, value in extras.items()}
+    return PromptContext(
+        context.embeds.repeat_interleave(repeats, dim=0),  # [B*G, P, D]
+        context.attention_mask.repeat_interleave(repeats, dim=0),  # [B*G, P]
+        positions,
+        extras,
+    )
 
 
 def _vocab_size(parts: DecoderParts) -> int:

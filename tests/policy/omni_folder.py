@@ -1,0 +1,86 @@
+"""A tiny random Qwen2.5-Omni thinker and its processor written to a folder (BPE tokenizer trained in-process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    PreTrainedTokenizerFast,
+    Qwen2_5OmniProcessor,
+    Qwen2_5OmniThinkerConfig,
+    Qwen2_5OmniThinkerForConditionalGeneration,
+    WhisperFeatureExtractor,
+)
+from transformers.models.qwen2_vl import Qwen2VLImageProcessor
+from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+from ervlight.policy import train_bpe_tokenizer
+
+MEDIA_TOKENS = {
+    "image_token": "<|IMAGE|>",
+    "video_token": "<|VIDEO|>",
+    "audio_token": "<|AUDIO|>",
+    "vision_bos_token": "<|vision_bos|>",
+    "vision_eos_token": "<|vision_eos|>",
+    "audio_bos_token": "<|audio_bos|>",
+    "audio_eos_token": "<|audio_eos|>",
+}
+
+
+def build_omni_folder(folder: Path) -> Path:
+    """Write a tiny random thinker (2 text layers, 1 vision block, 1 audio layer) and its processor to ``folder``."""
+    base = train_bpe_tokenizer(["<think>The face is sad.</think>\n<answer>sad</answer>"] * 5, vocab_size=300)
+    base.add_special_tokens({"additional_special_tokens": list(MEDIA_TOKENS.values())})  # type: ignore[dict-item]
+    base.save_pretrained(folder / "tokenizer")
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(
+        folder / "tokenizer", extra_special_tokens=MEDIA_TOKENS
+    )
+    processor = Qwen2_5OmniProcessor(
+        image_processor=Qwen2VLImageProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
+        video_processor=Qwen2VLVideoProcessor(
+            min_pixels=28 * 28, max_pixels=56 * 56, cap_pixels_per_frame=True
+        ),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=1),
+        tokenizer=tokenizer,
+    )
+    processor.save_pretrained(folder)
+    token: Any = tokenizer.convert_tokens_to_ids
+    config = Qwen2_5OmniThinkerConfig(
+        audio_config={
+            "num_mel_bins": 128,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 32,
+            "d_model": 16,
+            "output_dim": 32,
+            "n_window": 50,
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": 32,
+            "fullatt_block_indexes": [0],
+        },
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "pad_token_id": tokenizer.pad_token_id,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
+        },
+        audio_token_index=token("<|AUDIO|>"),
+        video_token_index=token("<|VIDEO|>"),
+        image_token_index=token("<|IMAGE|>"),
+        audio_start_token_id=token("<|audio_bos|>"),
+        audio_end_token_id=token("<|audio_eos|>"),
+    )
+    torch.manual_seed(0)
+    Qwen2_5OmniThinkerForConditionalGeneration(config).save_pretrained(folder)
+    return folder
