@@ -24,7 +24,9 @@ STRATEGY = Path(__file__).resolve().parents[2] / "configs" / "grpo" / "strategy"
 
 
 @pytest.mark.parametrize("fragment", sorted(p.name for p in STRATEGY.glob("*.yaml")))
-def test_trainer_fragment_given_to_config_says_use_trainer(fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_trainer_fragment_given_to_config_says_use_trainer(
+    fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = STRATEGY / fragment
     assert main(["fit", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
