@@ -5,6 +5,10 @@ LightningModule and the LightningDataModule by ``class_path``. Every other subco
 ``data``, ``verifier``, ``report`` and ``demo`` commands as they land) is one row of :data:`COMMANDS`: a help line
 and the ``module:function`` that receives the remaining arguments. Modules are imported only when their command
 runs, so ``ervlight --help`` stays fast.
+
+Exit codes: 0 success; 2 bad input (a :class:`ervlight.errors.UserError`, printed as one line without a traceback;
+any other exception is a bug and keeps its traceback); 143 (128 + SIGTERM) when SIGTERM stopped a run, after the
+run's ``last.ckpt`` was written (no policy is exported: the run did not finish).
 """
 
 from __future__ import annotations
@@ -16,8 +20,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ervlight import __version__
+from ervlight.errors import USER_ERROR_EXIT, UserError
 
-__all__ = ["COMMANDS", "LIGHTNING_SUBCOMMANDS", "Command", "dispatch", "main", "run_lightning"]
+__all__ = [
+    "COMMANDS",
+    "LIGHTNING_SUBCOMMANDS",
+    "SIGTERM_EXIT",
+    "Command",
+    "dispatch",
+    "main",
+    "run_lightning",
+    "user_error",
+]
+
+#: Exit code of a run stopped by SIGTERM (the shell's 128 + 15): never 0, so schedulers see it did not finish.
+SIGTERM_EXIT = 143
 
 LIGHTNING_SUBCOMMANDS: dict[str, str] = {
     "fit": "train a module (--config FILE; add --ckpt_path to resume)",
@@ -107,33 +124,56 @@ def _overview() -> str:
     return "\n".join(lines)
 
 
-def run_lightning(args: Sequence[str] | None = None) -> None:
-    """Run LightningCLI in subclass mode with ervlight's defaults on ``args`` (default: ``sys.argv[1:]``)."""
+def run_lightning(args: Sequence[str] | None = None) -> int:
+    """Run LightningCLI in subclass mode with ervlight's defaults on ``args`` (default: ``sys.argv[1:]``).
+
+    Returns 0, or :data:`SIGTERM_EXIT` when SIGTERM stopped the run (its ``last.ckpt`` is then written).
+    """
     # jsonargparse's notices about its own API are for Lightning's maintainers, not for ervlight users.
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     from lightning.pytorch import LightningDataModule
-    from lightning.pytorch.cli import LightningCLI
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from ervlight.tasks.base import BaseModule
+    from ervlight.training.distributed import release_process_group
+    from ervlight.training.lightning_cli import ErvlightCLI, check_config_files
+    from ervlight.training.quiet import quiet_lightning
 
-    LightningCLI(
-        model_class=BaseModule,
-        datamodule_class=LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        auto_configure_optimizers=False,
-        args=None if args is None else list(args),
-    )
+    check_config_files(sys.argv[1:] if args is None else args)
+    quiet_lightning()
+    try:
+        ErvlightCLI(
+            model_class=BaseModule,
+            datamodule_class=LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+            args=None if args is None else list(args),
+        )
+    except SIGTERMException:
+        print(
+            f"ervlight: stopped by SIGTERM before the end of the run (exit {SIGTERM_EXIT})", file=sys.stderr
+        )
+        return SIGTERM_EXIT
+    finally:
+        release_process_group()  # a gloo group left to the interpreter's exit can abort the process
+    return 0
 
 
-def _cause(error: BaseException, kind: type[Exception]) -> BaseException | None:
-    """``error`` or the first exception of its cause/context chain that is a ``kind`` (jsonargparse wraps them)."""
+def user_error(error: BaseException) -> Exception | None:
+    """The user error behind ``error``: itself or the first of its cause/context chain (``None``: a bug).
+
+    A user error is a :class:`~ervlight.errors.UserError` or a :class:`~ervlight.data.errors.DataError` (a data
+    tree, list or kind the user named); the chain is walked because jsonargparse wraps errors raised in ``__init__``.
+    """
+    from ervlight.data.errors import DataError
+
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
+        if isinstance(current, UserError | DataError):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -150,19 +190,16 @@ def main(args: Sequence[str] | None = None) -> int:
         print(f"ervlight {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
-    if name in COMMANDS:
-        return COMMANDS[name].load()(rest)
-    if name in LIGHTNING_SUBCOMMANDS:
-        from ervlight.data.errors import DataError
-
-        try:
-            run_lightning(None if args is None else argv)
-        except Exception as error:  # a data tree, list or kind the user named: one line, no traceback
-            cause = _cause(error, DataError)
-            if cause is None:
-                raise
-            print(f"ervlight {name}: {cause}", file=sys.stderr)
-            return 2
-        return 0
+    try:
+        if name in COMMANDS:
+            return COMMANDS[name].load()(rest)
+        if name in LIGHTNING_SUBCOMMANDS:
+            return run_lightning(None if args is None else argv)
+    except Exception as error:
+        cause = user_error(error)
+        if cause is None:
+            raise  # a bug: keep the traceback
+        print(f"ervlight {name}: {cause}", file=sys.stderr)
+        return USER_ERROR_EXIT
     print(f"ervlight: unknown command {name!r}\n\n{_overview()}", file=sys.stderr)
     return 2

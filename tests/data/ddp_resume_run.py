@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from ervlight.data.batch import TextBatch
 from ervlight.data.datamodule import ERVDataModule
 from ervlight.data.text import TextSourceConfig
+from ervlight.training.distributed import release_process_group
 
 
 class TextRecorder(LightningModule):
@@ -64,6 +65,7 @@ def main(out: Path, corpus: Path, mode: str) -> None:
     if trainer.is_global_zero:
         weights = [p.detach().flatten().tolist() for p in module.parameters()]
         (out / f"{mode}.json").write_text(json.dumps({"weights": weights, "world_size": trainer.world_size}))
+    release_process_group()  # left to the interpreter's exit, gloo sometimes aborts ("terminate called ...")
 
 
 if __name__ == "__main__":

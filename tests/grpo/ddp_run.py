@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 from ervlight.policy import CausalLMPolicy, tiny_qwen2, train_bpe_tokenizer
 from ervlight.policy.base import Generation, PromptContext, SamplingConfig
 from ervlight.tasks.grpo import GRPOModule
+from ervlight.training.distributed import release_process_group
 
 CORPUS = [
     "<think>He smiles.</think>\n<answer>happy</answer>",
@@ -78,6 +79,7 @@ def main(out: Path, mode: str) -> None:
         weights = {name: p.detach().contiguous() for name, p in module.policy.named_parameters()}
         save_file(weights, str(out / f"{mode}.safetensors"))
         save_file(initial, str(out / f"{mode}_initial.safetensors"))
+    release_process_group()  # left to the interpreter's exit, gloo sometimes aborts ("terminate called ...")
 
 
 if __name__ == "__main__":

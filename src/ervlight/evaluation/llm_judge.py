@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tqdm.auto import tqdm
 
+from ervlight.errors import UserError
 from ervlight.evaluation.response_cache import ResponseCache, default_cache_dir
 from ervlight.labels import get_label_space
 from ervlight.protocol.judging import reference_judge_reply
@@ -74,7 +75,7 @@ _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 _T = TypeVar("_T")
 
 
-class LLMJudgeError(RuntimeError):
+class LLMJudgeError(UserError, RuntimeError):
     """A configuration or endpoint error that retrying cannot fix (missing SDK or key variable, HTTP 4xx, …)."""
 
 

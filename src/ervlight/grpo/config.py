@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import get_args
 
+from ervlight.errors import ConfigError
 from ervlight.grpo.advantages import Aggregation, ScaleRewards
 from ervlight.grpo.loss import LossType
 from ervlight.policy.base import SamplingConfig
@@ -64,7 +65,7 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         for problem in _problems(self):
-            raise ValueError(f"GRPOConfig: {problem}")
+            raise ConfigError(f"GRPOConfig: {problem}")
 
     @property
     def sampling(self) -> SamplingConfig:

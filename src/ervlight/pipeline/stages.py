@@ -96,9 +96,11 @@ def _lightning(args: list[str]) -> None:
     saved = sys.argv
     sys.argv = saved[:1]
     try:
-        run_lightning(args)
+        code = run_lightning(args)
     finally:
         sys.argv = saved
+    if code:
+        raise SystemExit(code)  # SIGTERM stopped the stage: the demo stops too, with the same code
 
 
 def _corpus(settings: DemoSettings) -> None:
@@ -118,6 +120,8 @@ def _verifier_args(settings: DemoSettings, judge: bool) -> list[str]:
         "fit",
         "--config",
         settings.config("verifier/demo.yaml"),
+        "--trainer.callbacks",
+        "[]",  # the demo keeps the exported verifier only: no checkpoint callbacks
         "--trainer.enable_checkpointing",
         "false",
     ]

@@ -15,12 +15,14 @@ Symbols: ``N`` completions, ``R`` reward functions.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ervlight.errors import ConfigError
 from ervlight.rewards.base import RewardFunction, RewardInputs
 
 __all__ = ["BUILTIN_REWARDS", "RewardRegistry", "RewardSpec", "build_reward", "register_reward"]
@@ -64,7 +66,7 @@ class RewardSpec:
             return entry
         unknown = sorted(set(entry) - {"name", "class_path", "weight", "init_args"})
         if unknown:
-            raise ValueError(f"reward entry {dict(entry)} has unknown keys {unknown}")
+            raise ConfigError(f"reward entry {dict(entry)} has unknown keys {unknown}")
         return cls(entry.get("name"), entry.get("class_path"), float(entry.get("weight", 1.0)),
                    dict(entry.get("init_args") or {}))  # fmt: skip
 
@@ -76,24 +78,47 @@ def _import(class_path: str) -> type:
         cls: type = getattr(importlib.import_module(module_name), class_name)
         return cls
     except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"reward class_path {class_path!r} cannot be imported: {error}") from error
+        raise ConfigError(f"reward class_path {class_path!r} cannot be imported: {error}") from error
 
 
 def build_reward(spec: RewardSpec) -> tuple[str, RewardFunction]:
     """Instantiate one reward; returns ``(name, function)``."""
     if spec.class_path is None:
         if spec.name not in BUILTIN_REWARDS:
-            raise ValueError(
-                f"unknown reward name {spec.name!r}: use one of {sorted(BUILTIN_REWARDS)} "
-                "or give a class_path"
+            raise ConfigError(
+                f"unknown reward name {spec.name!r} in model.init_args.rewards: use one of "
+                f"{sorted(BUILTIN_REWARDS)} or give a class_path"
             )
         class_path = BUILTIN_REWARDS[spec.name]
     else:
         class_path = spec.class_path
-    function = _import(class_path)(**spec.init_args)
+    cls = _import(class_path)
+    try:
+        function = cls(**spec.init_args)
+    except TypeError as error:
+        if not _bad_arguments(cls, spec.init_args):
+            raise
+        raise ConfigError(
+            f"reward {spec.name or class_path!r} in model.init_args.rewards: init_args {sorted(spec.init_args)} "
+            f"do not fit {class_path}({_parameters(cls)}): {error}"
+        ) from None
     if not isinstance(function, RewardFunction):
         raise TypeError(f"{class_path} does not follow the RewardFunction protocol (a `name` and __call__)")
     return spec.name or function.name, function
+
+
+def _parameters(cls: type) -> str:
+    """The constructor parameters of ``cls`` as written in its signature (without ``self``)."""
+    return ", ".join(str(p) for p in inspect.signature(cls).parameters.values())
+
+
+def _bad_arguments(cls: type, init_args: Mapping[str, Any]) -> bool:
+    """Whether ``init_args`` do not bind to the constructor of ``cls`` (an unknown or a missing argument)."""
+    try:
+        inspect.signature(cls).bind(**init_args)
+    except TypeError:
+        return True
+    return False
 
 
 class RewardRegistry:
@@ -101,12 +126,12 @@ class RewardRegistry:
 
     def __init__(self, entries: Sequence[RewardSpec | Mapping[str, Any]]) -> None:
         if not entries:
-            raise ValueError("GRPO needs at least one reward")
+            raise ConfigError("GRPO needs at least one reward")
         specs = [RewardSpec.coerce(entry) for entry in entries]
         built = [build_reward(spec) for spec in specs]
         self.names = [name for name, _ in built]
         if len(set(self.names)) != len(self.names):
-            raise ValueError(f"reward names must be unique, got {self.names}")
+            raise ConfigError(f"reward names must be unique, got {self.names}")
         self.functions = [function for _, function in built]
         self.weights = torch.tensor([float(spec.weight) for spec in specs])  # [R]
 
