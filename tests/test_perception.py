@@ -8,13 +8,13 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from policy.media import synthetic_batch
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
 from ervlight.perception import PerceptionModule, pooled_media
 from ervlight.policy.tiny_omni import TinyOmni
+from policy.media import synthetic_batch
 
 LABELS = ["happy", "sad", "angry", "happy", "sad", "angry"]
 
@@ -46,7 +46,8 @@ def test_forward_groups_by_dataset_and_rejects_unknown_ones() -> None:
     batch = synthetic_batch(LABELS[:3], frames=4, size=32)
     batch.datasets = ["dfew", "mafw", "dfew"]
     out = module(batch)
-    assert out["dfew"][0].shape == (2, 7) and out["mafw"][0].shape == (1, 11)
+    assert out["dfew"][0].shape == (2, 7)
+    assert out["mafw"][0].shape == (1, 11)
     assert out["dfew"][1].tolist() == [batch.labels[0].item(), batch.labels[2].item()]
     batch.datasets = ["dfew", "ravdess", "dfew"]
     with pytest.raises(ValueError, match=r"no head for dataset\(s\) \['ravdess'\]"):

@@ -15,8 +15,14 @@ pytestmark = pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_plan_bounds_the_measured_peak_of_a_step() -> None:
     config = Qwen2Config(
-        vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=16,
-        num_key_value_heads=4, tie_word_embeddings=False, attn_implementation="sdpa",
+        vocab_size=32000,
+        hidden_size=1024,
+        intermediate_size=2816,
+        num_hidden_layers=8,
+        num_attention_heads=16,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
+        attn_implementation="sdpa",
     )
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(config).cuda().train()
@@ -39,9 +45,11 @@ def test_plan_bounds_the_measured_peak_of_a_step() -> None:
     spec = ModelSpec("qwen2-gpu-check", "test", total, total, len(params), total, layer, decoder, None, False)
     work = Workload(rows, 1, rows, length - 64, 0, 0, 64, False, rows * 64, False)
     plan = plan_memory(spec, Setup(4, True, 2, False), work, "ddp", 1)
-    print(f"GPU memory plan check: measured peak {measured / 2**20:.1f} MiB, planned {plan.peak / 2**20:.1f} MiB "
-          f"(weights {plan.weights / 2**20:.1f}, grads {plan.gradients / 2**20:.1f}, optimizer "
-          f"{plan.optimizer / 2**20:.1f}, copies {plan.weight_copies / 2**20:.1f}, activations "
-          f"{plan.activations / 2**20:.1f}, logits {plan.logits / 2**20:.1f})")
+    print(
+        f"GPU memory plan check: measured peak {measured / 2**20:.1f} MiB, planned {plan.peak / 2**20:.1f} MiB "
+        f"(weights {plan.weights / 2**20:.1f}, grads {plan.gradients / 2**20:.1f}, optimizer "
+        f"{plan.optimizer / 2**20:.1f}, copies {plan.weight_copies / 2**20:.1f}, activations "
+        f"{plan.activations / 2**20:.1f}, logits {plan.logits / 2**20:.1f})"
+    )
     assert plan.weights + plan.optimizer <= measured
     assert abs(plan.peak - measured) / measured < 0.25

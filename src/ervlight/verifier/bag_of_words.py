@@ -12,6 +12,7 @@ Symbols: ``N`` sentences, ``V`` features, ``K`` labels.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -31,7 +32,7 @@ _WEIGHTS = "bag_of_words.safetensors"
 def words(sentence: str) -> list[str]:
     """Lower-cased words and adjacent word pairs (``"a b"``) of a sentence."""
     tokens = _WORD.findall(sentence.lower())
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
 
 
 class BagOfWordsVerifier:
