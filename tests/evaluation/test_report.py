@@ -13,9 +13,11 @@ import torch
 from PIL import Image
 
 from ervlight.evaluation import report_cli
+from ervlight.evaluation.judge import Judge
 from ervlight.evaluation.predictions import PredictionRecord, read_predictions, write_predictions
 from ervlight.evaluation.report import build_report, comparison_table, load_metrics, sentence_labels
 from ervlight.labels import GOEMOTIONS
+from ervlight.verifier import VerifierJudge
 
 #: keyword -> (DFEW label, GoEmotions label) for the stub judge and stub sentence verifier.
 KEYWORDS = {"joy": ("happy", "joy"), "sorrow": ("sad", "sadness"), "terror": ("fear", "fear")}
@@ -133,6 +135,17 @@ def test_report_folder_files(tmp_path: Path) -> None:
 def test_sentence_labels_follow_the_reward_rule() -> None:
     labels = sentence_labels(["Joy and sorrow. Calm.", None], KeywordVerifier())
     assert labels == ["1: joy, sadness | 2: neutral", ""]
+
+
+def test_per_sentence_labels_come_from_a_verifier_judge(tmp_path: Path) -> None:
+    def column(judge: Judge, out: Path) -> list[str]:
+        build_report(records(), [judge], out, name="toy", tensorboard=False)
+        with (out / "predictions.csv").open(newline="") as handle:
+            return [row["verifier_sentences"] for row in csv.DictReader(handle)]
+
+    judged = column(VerifierJudge(KeywordVerifier(), name="erv"), tmp_path / "v")
+    assert judged == ["1: joy", "1: joy | 2: neutral", "1: neutral", "", "1: fear", "1: sadness"]
+    assert column(KeywordJudge(), tmp_path / "k") == [""] * 6  # not a verifier judge: no sentence labels
 
 
 def test_comparison_table_rows_per_run_and_dataset(tmp_path: Path) -> None:

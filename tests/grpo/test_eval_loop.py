@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from ervlight.cli import main
 from ervlight.evaluation.consistency import war
-from ervlight.evaluation.encoding import encode_completions, encode_targets
+from ervlight.evaluation.metric_inputs import encode_completions, encode_targets
 from ervlight.evaluation.predictions import PredictionWriter
 from ervlight.grpo.module import GRPOModule
 from ervlight.grpo.types import PromptBatch

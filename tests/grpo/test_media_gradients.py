@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
 from ervlight.grpo.module import GRPOModule
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from policy.media import synthetic_batch
 
 SMALL = {

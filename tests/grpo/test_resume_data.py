@@ -27,8 +27,8 @@ from ervlight.cli import main
 from ervlight.data.datamodule import ERVDataModule
 from ervlight.data.sources import DataSource
 from ervlight.grpo.module import GRPOModule
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.policy.sft import SFTModule
-from ervlight.policy.tiny_omni import TinyOmni
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "grpo"
 SMALL = {"hidden_size": 32, "intermediate_size": 64, "vision_channels": 8, "audio_channels": 16,

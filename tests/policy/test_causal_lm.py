@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ervlight.policy import CausalLMPolicy, FinetuneConfig, SamplingConfig
-from ervlight.policy.decoding import filter_logits
+from ervlight.policy.generation.sampling import filter_logits
 
 PROMPTS = ["hi", "a much longer prompt than the first one"]
 

@@ -7,8 +7,10 @@ import torch
 from transformers import Qwen2Config
 from transformers.cache_utils import DynamicLayer
 
-from ervlight.policy import CausalLMPolicy, SamplingConfig, decoding
-from ervlight.policy.kv_cache import GrowingLayer, growing_cache, takes_boolean_4d_mask
+from ervlight.policy import CausalLMPolicy, SamplingConfig
+from ervlight.policy.generation import scoring
+from ervlight.policy.generation.kv_cache import GrowingLayer, growing_cache, takes_boolean_4d_mask
+from ervlight.policy.generation.sampling import sample_token
 
 PROMPTS = ["hi", "a much longer prompt than the first one"]
 
@@ -78,16 +80,16 @@ def test_sampling_frequencies_follow_the_distribution_and_filters() -> None:
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
     logits = probs.log().expand(40_000, 4)  # [N, V]
     sampling = SamplingConfig(temperature=1.0)
-    tokens = decoding.sample_token(logits, sampling, torch.Generator().manual_seed(0))  # [N]
+    tokens = sample_token(logits, sampling, torch.Generator().manual_seed(0))  # [N]
     frequencies = torch.bincount(tokens, minlength=4).float() / tokens.numel()
     torch.testing.assert_close(frequencies, probs, atol=0.01, rtol=0)
-    again = decoding.sample_token(logits, sampling, torch.Generator().manual_seed(0))
+    again = sample_token(logits, sampling, torch.Generator().manual_seed(0))
     assert torch.equal(tokens, again)
-    top2 = decoding.sample_token(logits, SamplingConfig(top_k=2), torch.Generator().manual_seed(1))
+    top2 = sample_token(logits, SamplingConfig(top_k=2), torch.Generator().manual_seed(1))
     assert set(top2.tolist()) == {0, 1}
     frequencies = torch.bincount(top2, minlength=2).float() / top2.numel()
     torch.testing.assert_close(frequencies, torch.tensor([0.625, 0.375]), atol=0.01, rtol=0)
-    greedy = decoding.sample_token(logits[:3], SamplingConfig(do_sample=False))
+    greedy = sample_token(logits[:3], SamplingConfig(do_sample=False))
     assert greedy.tolist() == [0, 0, 0]
 
 
@@ -95,8 +97,8 @@ def test_a_draw_at_the_top_edge_never_picks_a_filtered_token(monkeypatch: pytest
     # A uniform draw that rounds up to the total mass must still land on the last token with probability > 0.
     logits = torch.tensor([[2.0, 1.0, 0.5, 0.1]])
     monkeypatch.setattr(torch, "rand", lambda shape, generator, **kwargs: torch.ones(shape, **kwargs))
-    assert decoding.sample_token(logits, SamplingConfig(top_k=2)).tolist() == [1]
-    assert decoding.sample_token(logits, SamplingConfig()).tolist() == [3]
+    assert sample_token(logits, SamplingConfig(top_k=2)).tolist() == [1]
+    assert sample_token(logits, SamplingConfig()).tolist() == [3]
 
 
 def _plain_logprobs(policy: CausalLMPolicy, completion: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -143,18 +145,18 @@ def test_lm_head_chunks_are_recomputed_only_when_the_logits_are_large(
         context = text_policy.encode(PROMPTS)
     out = text_policy.generate(context, 2, SamplingConfig(max_new_tokens=6), torch.Generator().manual_seed(1))
     calls: list[int] = []
-    original = decoding.checkpoint
+    original = scoring.checkpoint
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(decoding, "checkpoint", counted)
+    monkeypatch.setattr(scoring, "checkpoint", counted)
     tokens = int(out.completion_mask.sum())
     plain = text_policy.completion_logprobs(context, out.completion_ids, out.completion_mask, 2, chunk_size=3)
     plain_grads = _grads(text_policy, plain.sum())
     assert calls == []  # tokens x vocabulary is far below CHECKPOINT_MIN_LOGITS
-    monkeypatch.setattr(decoding, "CHECKPOINT_MIN_LOGITS", 1)
+    monkeypatch.setattr(scoring, "CHECKPOINT_MIN_LOGITS", 1)
     recomputed = text_policy.completion_logprobs(
         context, out.completion_ids, out.completion_mask, 2, chunk_size=3
     )

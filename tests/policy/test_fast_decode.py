@@ -10,10 +10,10 @@ from transformers import DynamicCache, Qwen2Config, Qwen2Model
 from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniTextConfig
 from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniThinkerTextModel
 
-from ervlight.policy import CausalLMPolicy, SamplingConfig, decoding
-from ervlight.policy.fast_decode import LeanQwen2Step, lean_qwen2_step
+from ervlight.policy import CausalLMPolicy, SamplingConfig
+from ervlight.policy.backbones.lean_qwen2 import LeanQwen2Step, lean_qwen2_step
 from ervlight.policy.finetune import FinetuneConfig
-from ervlight.policy.kv_cache import growing_cache
+from ervlight.policy.generation.kv_cache import growing_cache
 
 ROPES: dict[str, dict[str, Any]] = {
     "default": {"rope_type": "default", "rope_theta": 10000.0},
@@ -113,7 +113,8 @@ def test_generation_gives_the_same_tokens_as_the_hf_path(
     assert lean_ids.shape[0] == 6
     assert lean_ids.shape[1] > 2
     assert len(calls) == lean_ids.shape[1] - 1  # every decode step after the prefill, and only those
-    monkeypatch.setattr(decoding, "lean_qwen2_step", lambda *args: None)  # HF's forward at every step
+    # No fast step from the backbone: HF's forward at every step.
+    monkeypatch.setattr(CausalLMPolicy, "decode_step_factory", lambda self: None)
     hf_ids, hf_mask = _generate(text_policy, sampling, seed=7)
     assert len(calls) == lean_ids.shape[1] - 1
     assert torch.equal(lean_ids, hf_ids)

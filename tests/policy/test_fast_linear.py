@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from ervlight.policy import fast_linear
-from ervlight.policy.fast_linear import row_major_linears
+from ervlight.policy.generation import fast_linear
+from ervlight.policy.generation.fast_linear import row_major_linears
 
 
 class _Quantised(nn.Linear):

@@ -15,9 +15,9 @@ from transformers import PreTrainedTokenizerFast
 
 from ervlight.cli import main
 from ervlight.policy import CausalLMPolicy, SamplingConfig, tiny_qwen2
+from ervlight.policy.backbones.qwen_omni import QwenOmniThinker
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.policy.decoder import truncate_prompt_ids
-from ervlight.policy.qwen_omni import QwenOmniThinker
-from ervlight.policy.tiny_omni import TinyOmni
 from policy.media import synthetic_batch
 from policy.test_qwen_omni import omni_folder  # noqa: F401  (the tiny Qwen2.5-Omni folder fixture)
 

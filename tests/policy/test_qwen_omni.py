@@ -18,7 +18,7 @@ from transformers.models.qwen2_vl import Qwen2VLImageProcessor
 from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
 from ervlight.policy import FinetuneConfig, SamplingConfig, train_bpe_tokenizer
-from ervlight.policy.qwen_omni import QwenOmniThinker
+from ervlight.policy.backbones.qwen_omni import QwenOmniThinker
 from policy.media import synthetic_batch
 
 MEDIA_TOKENS = {

@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.policy.sft import SFTModule
-from ervlight.policy.tiny_omni import TinyOmni
 from policy.media import synthetic_batch
 
 SMALL = {

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ervlight.policy import FinetuneConfig, SamplingConfig
-from ervlight.policy.tiny_omni import TinyOmni, corpus_texts
+from ervlight.policy.backbones.tiny_omni import TinyOmni, corpus_texts
 from policy.media import synthetic_batch
 
 SMALL = {

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
-
 from ervlight.scale.memory import Setup, Workload, plan_memory
 from ervlight.scale.models import DecoderShape, ModelSpec
+from transformers import Qwen2Config, Qwen2ForCausalLM
 
 pytestmark = pytest.mark.gpu
 

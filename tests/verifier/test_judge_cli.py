@@ -116,6 +116,9 @@ def test_score_command_errors_leave_no_output(
     source.write_text('{"completion": "<think>x.</think>"}\n', encoding="utf-8")
     assert main([*args, "--dataset", "dfew"]) == 2
     assert "missing string field 'label'" in capsys.readouterr().err
+    source.write_text("[1]\n", encoding="utf-8")
+    assert main([*args, "--dataset", "dfew"]) == 2
+    assert f"{source}:1: expected a JSON object, got list" in capsys.readouterr().err
     assert not target.exists()
     assert not list(tmp_path.glob(".*partial"))
     assert (

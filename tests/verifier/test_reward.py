@@ -153,7 +153,7 @@ def test_all_sentences_scored_in_one_verifier_call(stub: StubVerifier) -> None:
     completions = [think(ANGRY, CALM), think(HAPPY), "no think", think(ANGRY, "He cries quietly.")]
     out = rewards(ExplanationReward(stub), completions, ["angry", "happy", "sad", "sad"])
     assert out == [1.0, 1.0, 0.0, 0.5]
-    assert stub.calls == [[ANGRY, CALM, HAPPY, ANGRY, "He cries quietly."]]
+    assert stub.calls == [[ANGRY, CALM, HAPPY, "He cries quietly."]]  # one call, each sentence once
 
 
 def test_single_label_verifier_over_dataset_labels() -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -15,7 +13,6 @@ __all__ = [
     "find_media_dir",
     "list_images",
     "natural_key",
-    "read_jsonl",
     "read_text",
 ]
 
@@ -43,25 +40,6 @@ def read_text(path: Path, encodings: Sequence[str] = ("utf-8-sig",)) -> tuple[st
     text = data.decode(encodings[0], errors="replace")
     tried = "/".join(encodings)
     return text, f"{path}: bytes at offset {offset} are not valid {tried}; replaced with U+FFFD"
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(file:line, object)`` per non-blank line of a JSON Lines file; ``ValueError`` naming the file and line.
-
-    A line that is not JSON, or is JSON but not an object, stops the reading with the one error.
-    """
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not a JSON object ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            yield where, record
 
 
 def natural_key(name: str) -> tuple[int, str]:

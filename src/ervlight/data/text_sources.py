@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ervlight.data.files import read_jsonl, read_text
+from ervlight.data.files import read_text
 from ervlight.data.readers.mafw import find_mafw_split_file
+from ervlight.jsonl import read_jsonl
 from ervlight.labels import GOEMOTIONS, LabelSpace, get_label_space
 from ervlight.parsing import extract_answer, extract_think
 

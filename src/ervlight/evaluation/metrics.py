@@ -8,7 +8,7 @@ compute groups can safely merge them (they always hold equal states) and update 
 Call a collection with KEYWORD arguments (``preds=…, target=…, judged=…, well_formatted=…``): the collection
 hands every metric the same keywords. Inputs are label indices of one label space (:meth:`LabelSpace.encode`):
 ``preds`` with ``-1`` for unparseable answers, ``judged`` with ``-1`` for unjudged rationales; see
-:mod:`ervlight.evaluation.encoding` for turning completions and judge answers into these tensors.
+:mod:`ervlight.evaluation.metric_inputs` for turning completions and judge answers into these tensors.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from ervlight.data.files import read_jsonl
+from ervlight.jsonl import read_jsonl
 from ervlight.labels import get_label_space
 
 __all__ = ["PredictionRecord", "PredictionWriter", "read_predictions", "write_predictions"]

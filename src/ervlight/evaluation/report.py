@@ -20,14 +20,12 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ervlight.evaluation.agreement import judge_agreement
-from ervlight.evaluation.encoding import encode_completions, encode_judgements, encode_targets
-from ervlight.evaluation.judge import Judge
-from ervlight.evaluation.judging import run_judge
+from ervlight.evaluation.judge import Judge, run_judge
+from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 from ervlight.evaluation.metrics import consistency_metrics
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.evaluation.report_files import (
@@ -38,11 +36,13 @@ from ervlight.evaluation.report_files import (
     write_markdown,
     write_tensorboard,
 )
+from ervlight.evaluation.report_results import GroupResult, Report
 from ervlight.labels import get_label_space
-from ervlight.parsing import split_sentences
 from ervlight.rating.human import human_evaluation
 from ervlight.rating.store import Rating
-from ervlight.verifier.scorer import SentenceVerifier, select_labels
+from ervlight.verifier.judge import VerifierJudge
+from ervlight.verifier.rationales import RationaleScorer
+from ervlight.verifier.scorer import SentenceVerifier
 
 __all__ = [
     "SCALARS",
@@ -56,77 +56,6 @@ __all__ = [
 ]
 
 
-@dataclass
-class GroupResult:
-    """Metrics of one (dataset, fold) group of test clips.
-
-    Attributes:
-        dataset: label-space name.
-        fold: the fold (``None`` when the records name none).
-        num_clips: ``N``.
-        metrics: the :data:`SCALARS` values (rates in [0, 1], ``unjudged`` a count; ``nan`` when undefined).
-        per_class_recall: recall per gold label (``nan`` for a label without clips).
-        confusion: gold x predicted counts ``[C, C+1]`` (last column: unparseable answers).
-    """
-
-    dataset: str
-    fold: int | None
-    num_clips: int
-    metrics: dict[str, float]
-    per_class_recall: dict[str, float]
-    confusion: list[list[int]]
-
-    @property
-    def key(self) -> str:
-        """``dfew/fold1`` (``dfew/all`` without a fold)."""
-        return f"{self.dataset}/{'all' if self.fold is None else f'fold{self.fold}'}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (``nan`` becomes ``None``)."""
-        labels = list(get_label_space(self.dataset).labels)
-        return {
-            "dataset": self.dataset,
-            "fold": self.fold,
-            "num_clips": self.num_clips,
-            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
-            "per_class_recall": {k: _json_number(v) for k, v in self.per_class_recall.items()},
-            "confusion_matrix": {
-                "rows": labels,
-                "columns": [*labels, "unparseable"],
-                "counts": self.confusion,
-            },
-        }
-
-
-@dataclass
-class Report:
-    """A built report: its groups, per-dataset fold summaries, judge agreement and where it was written."""
-
-    name: str
-    judge: str
-    groups: list[GroupResult]
-    summary: dict[str, dict[str, dict[str, float | int | None]]]
-    agreement: list[dict[str, Any]] = field(default_factory=list)
-    folder: Path | None = None
-    human: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The content of ``metrics.json``."""
-        return {
-            "name": self.name,
-            "judge": self.judge,
-            "groups": [group.to_dict() for group in self.groups],
-            "summary": self.summary,
-            "agreement": self.agreement,
-            **({} if self.human is None else {"human": self.human}),
-        }
-
-
-def _json_number(value: float) -> float | None:
-    """``None`` for ``nan`` (JSON has no NaN)."""
-    return None if math.isnan(value) else float(value)
-
-
 def sentence_labels(
     rationales: Sequence[str | None],
     verifier: SentenceVerifier,
@@ -134,21 +63,11 @@ def sentence_labels(
     top_k: int | None = 2,
 ) -> list[str]:
     """Per rationale, each sentence's verifier label set as ``"1: joy | 2: sadness, neutral"`` (the reward's rule)."""
-    sentences = [split_sentences(r or "") for r in rationales]
-    flat = [s for group in sentences for s in group]
-    if not flat:
-        return [""] * len(rationales)
-    probs = verifier.probabilities(flat)  # [S, K]
-    selected = select_labels(probs, threshold, top_k)  # [S, K]
-    out, start = [], 0
-    for group in sentences:
-        parts = []
-        for i in range(start, start + len(group)):
-            chosen = sorted(selected[i].nonzero().flatten().tolist(), key=lambda k: -float(probs[i, k]))
-            parts.append(f"{i - start + 1}: {', '.join(verifier.labels[k] for k in chosen)}")
-        out.append(" | ".join(parts))
-        start += len(group)
-    return out
+    scored = RationaleScorer(verifier, threshold, top_k).score(rationales)
+    return [
+        " | ".join(f"{i}: {', '.join(labels)}" for i, labels in enumerate(rationale.label_sets(), start=1))
+        for rationale in scored
+    ]
 
 
 def _group_result(
@@ -239,7 +158,7 @@ def build_report(
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
-    verifier = sentence_verifier or getattr(judges[0], "verifier", None)
+    verifier = sentence_verifier or (judges[0].verifier if isinstance(judges[0], VerifierJudge) else None)
     per_sentence = sentence_labels(rationales, verifier) if verifier is not None else [""] * len(records)
     (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     figures = write_figures(report, folder)

@@ -17,7 +17,7 @@ from ervlight.parsing import parse_completion
 from ervlight.rating.human import human_figure, human_markdown
 
 if TYPE_CHECKING:
-    from ervlight.evaluation.report import Report
+    from ervlight.evaluation.report_results import Report
 
 __all__ = ["SCALARS", "format_value", "write_csv", "write_figures", "write_markdown", "write_tensorboard"]
 

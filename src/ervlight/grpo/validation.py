@@ -13,9 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ervlight.evaluation.encoding import encode_completions, encode_judgements, encode_targets
-from ervlight.evaluation.judge import Judge
-from ervlight.evaluation.judging import run_judge
+from ervlight.evaluation.judge import Judge, run_judge
+from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 from ervlight.evaluation.metrics import consistency_metrics
 from ervlight.labels import get_label_space
 from ervlight.rewards.registry import RewardRegistry

@@ -8,15 +8,18 @@ Symbols: ``B`` prompts, ``G`` samples per prompt, ``P`` prompt positions, ``L`` 
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ervlight.data.batch import MediaBatch
 
-__all__ = ["Generation", "Policy", "PromptContext", "SamplingConfig"]
+__all__ = ["Generation", "Policy", "PromptContext", "SamplingConfig", "ScoringRequest"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,35 @@ class Generation:
     texts: list[str]
 
 
+@dataclass(frozen=True)
+class ScoringRequest:
+    """Given completions to score against encoded prompts, and how (one object for every scoring entry point).
+
+    Attributes:
+        context: the encoded prompts (``B`` rows), reused as they are: media are not re-encoded.
+        completion_ids: ``[B*G, L]`` completion tokens, group members adjacent (row ``b * G + g``).
+        completion_mask: ``[B*G, L]`` bool, the positions scored; the others get 0.
+        num_samples: ``G``, completions per prompt (the context rows are repeated in place).
+        chunk_size: completion tokens per LM-head chunk.
+        temperature: logits are divided by it first (TRL scores GRPO samples at the sampling temperature).
+    """
+
+    context: PromptContext
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    num_samples: int = 1
+    chunk_size: int = 1024
+    temperature: float = 1.0
+
+
 class Policy(nn.Module, ABC):
-    """A multimodal (or text-only) causal LM behind the interface training and evaluation share."""
+    """A multimodal (or text-only) causal LM behind the interface training and evaluation share.
+
+    A backbone implements the five abstract methods (:meth:`encode`, :meth:`generate`, :meth:`score_completions`,
+    :meth:`tokenize_targets`, :meth:`save_pretrained`); one that lacks any cannot be instantiated (``TypeError``).
+    Tasks call only the methods declared here. A backbone with LoRA-style adapters also overrides
+    :attr:`has_adapters` and :meth:`adapters_disabled` (the GRPO reference model is the policy with adapters off).
+    """
 
     @abstractmethod
     def encode(self, batch: MediaBatch | list[str], prompts: list[str] | None = None) -> PromptContext:
@@ -92,6 +122,22 @@ class Policy(nn.Module, ABC):
         """Sample ``num_samples`` completions per prompt with a KV cache, stopping each at EOS."""
 
     @abstractmethod
+    def score_completions(
+        self, request: ScoringRequest, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``[B*G, L]`` log-probs of ``request``'s completions and, with ``with_entropy`` where the backbone can
+        give it from the same pass, the ``[B*G, L]`` exact entropy of each scored distribution (detached), else
+        ``None``. Both hold 0 outside the mask.
+        """
+
+    @abstractmethod
+    def tokenize_targets(self, targets: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded target ids ``[B, L]`` with the stop token appended, and their ``[B, L]`` bool mask."""
+
+    @abstractmethod
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write everything needed to load the policy again (weights, tokenizer, settings) under ``folder``."""
+
     def completion_logprobs(
         self,
         context: PromptContext,
@@ -101,12 +147,15 @@ class Policy(nn.Module, ABC):
         chunk_size: int = 1024,
         temperature: float = 1.0,
     ) -> torch.Tensor:
-        """``[B*G, L]`` log-probs of given completions, from completion logits only, computed in chunks.
+        """``[B*G, L]`` log-probs of given completions (see :class:`ScoringRequest` for the arguments).
 
         Positions outside ``completion_mask`` hold 0. The context rows are repeated ``num_samples`` times in
-        place (no re-encoding of media). Logits are divided by ``temperature`` first (TRL scores GRPO samples
-        at the sampling temperature); ``chunk_size`` counts completion tokens per LM-head chunk.
+        place (no re-encoding of media).
         """
+        request = ScoringRequest(
+            context, completion_ids, completion_mask, num_samples, chunk_size, temperature
+        )
+        return self.score_completions(request, with_entropy=False)[0]
 
     def completion_scores(
         self,
@@ -120,7 +169,18 @@ class Policy(nn.Module, ABC):
         """:meth:`completion_logprobs` and, where the backbone can give it from the same pass, the ``[B*G, L]``
         exact token entropy of the scored distribution (detached; 0 outside the mask); ``None`` otherwise.
         """
-        logprobs = self.completion_logprobs(
+        request = ScoringRequest(
             context, completion_ids, completion_mask, num_samples, chunk_size, temperature
         )
-        return logprobs, None
+        return self.score_completions(request, with_entropy=True)
+
+    @property
+    def has_adapters(self) -> bool:
+        """Whether the policy carries adapters that :meth:`adapters_disabled` can switch off (default: no)."""
+        return False
+
+    @contextlib.contextmanager
+    def adapters_disabled(self) -> Iterator[None]:
+        """Run the base model, adapters off, inside the ``with`` block (the GRPO reference under LoRA)."""
+        raise ValueError(f"{type(self).__name__} has no adapters")
+        yield  # pragma: no cover - makes this a generator

@@ -1,10 +1,13 @@
 """``DecoderPolicy``: the shared half of every backbone whose language model is an HF decoder.
 
-A new HF omni/VL model is added as ONE subclass that implements :meth:`DecoderPolicy.encode` (prompt text + media
--> a :class:`PromptContext` of merged input embeddings) and, when its language model is not a plain
-``*ForCausalLM``, :meth:`DecoderPolicy.decoder_parts` (which module is the decoder stack, the LM head, the token
-embedding). Generation (own decode loop, growing KV cache, prompt prefilled once), chunked completion log-probs,
-prompt templating, target tokenisation, the prompt length cap, LoRA/full/frozen fine-tuning and adapter-aware saving
+A new HF omni/VL model is added as ONE subclass (a file in ``ervlight/policy/backbones/``) whose ``__init__`` puts
+the causal LM in ``self.lm`` and that implements :meth:`~ervlight.policy.base.Policy.encode` (prompt text + media
+-> a :class:`PromptContext` of merged input embeddings) and :meth:`~ervlight.policy.base.Policy.save_pretrained`;
+optionally :meth:`DecoderPolicy.decoder_parts` when its language model is not a plain ``*ForCausalLM`` (which module
+is the decoder stack, the LM head, the token embedding), :meth:`DecoderPolicy.finetune_parts` (its freezable towers)
+and :meth:`DecoderPolicy.decode_step_factory` (a fast decode step, e.g. the lean Qwen2 one). Generation (own decode
+loop, growing KV cache, prompt prefilled once), chunked completion log-probs and entropies, prompt templating,
+target tokenisation, the prompt length cap, LoRA/full/frozen fine-tuning, adapter on/off and adapter-aware saving
 come from here.
 
 Prompt length cap (``max_prompt_length``, TRL's and the reference's name; the reference uses 256): only TEXT tokens
@@ -26,13 +29,11 @@ from peft import PeftModel
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConfig
-from ervlight.policy.decoding import (
-    DecoderParts,
-    completion_token_scores,
-    sample_completions,
-)
+from ervlight.policy.base import Generation, Policy, PromptContext, SamplingConfig, ScoringRequest
 from ervlight.policy.finetune import FinetuneConfig, freeze_modules, save_language_model, wrap_lora
+from ervlight.policy.generation.parts import DecoderParts, DecodeStepFactory
+from ervlight.policy.generation.sampling import sample_completions
+from ervlight.policy.generation.scoring import completion_token_scores
 
 __all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "DecoderPolicy", "truncate_prompt_ids"]
 
@@ -136,7 +137,15 @@ class DecoderPolicy(Policy):
             lm_head=base.get_output_embeddings(),
             embed_tokens=base.get_input_embeddings(),
             config=base.config.get_text_config(decoder=True),
+            step_factory=self.decode_step_factory(),
         )
+
+    def decode_step_factory(self) -> DecodeStepFactory | None:
+        """The backbone's fast single-token decode step builder (default ``None``: HF's forward at every step).
+
+        Qwen2-based backbones return :func:`~ervlight.policy.backbones.lean_qwen2.lean_qwen2_step`.
+        """
+        return None
 
     def finetune_parts(self) -> dict[str, nn.Module]:
         """Named parts ``FinetuneConfig.freeze`` may refer to (subclasses add their towers)."""
@@ -228,31 +237,11 @@ class DecoderPolicy(Policy):
         )
         return Generation(ids, mask, truncated, self.decode_texts(ids, mask))
 
-    def completion_logprobs(
-        self,
-        context: PromptContext,
-        completion_ids: torch.Tensor,
-        completion_mask: torch.Tensor,
-        num_samples: int = 1,
-        chunk_size: int = 1024,
-        temperature: float = 1.0,
-    ) -> torch.Tensor:
-        """``[B*G, L]`` completion log-probs (logits divided by ``temperature``), chunked, media not re-encoded."""
-        args = (completion_ids, completion_mask, num_samples, chunk_size, temperature)
-        return completion_token_scores(self.decoder_parts(), context, *args, with_entropy=False)[0]
-
-    def completion_scores(
-        self,
-        context: PromptContext,
-        completion_ids: torch.Tensor,
-        completion_mask: torch.Tensor,
-        num_samples: int = 1,
-        chunk_size: int = 1024,
-        temperature: float = 1.0,
+    def score_completions(
+        self, request: ScoringRequest, with_entropy: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Completion log-probs and exact token entropies from the same LM-head chunks (entropy without grad)."""
-        args = (completion_ids, completion_mask, num_samples, chunk_size, temperature)
-        return completion_token_scores(self.decoder_parts(), context, *args, with_entropy=True)
+        """Completion log-probs (and exact token entropies, without grad) from the same LM-head chunks."""
+        return completion_token_scores(self.decoder_parts(), request, with_entropy=with_entropy)
 
     # ----------------------------------------------------------------- fine-tuning and saving
     def apply_finetuning(self, config: FinetuneConfig) -> None:

@@ -20,7 +20,7 @@ from torch import nn
 
 from ervlight.base import BaseModule
 from ervlight.data.batch import MediaBatch
-from ervlight.evaluation.encoding import encode_completions
+from ervlight.evaluation.metric_inputs import encode_completions
 from ervlight.evaluation.metrics import consistency_metrics
 from ervlight.labels import get_label_space
 from ervlight.policy.base import Policy, SamplingConfig

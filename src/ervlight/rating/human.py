@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from ervlight.evaluation.encoding import encode_completions, encode_judgements, encode_targets
+from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 from ervlight.evaluation.metrics import consistency_metrics
 from ervlight.evaluation.plots import bar_chart
 from ervlight.evaluation.predictions import PredictionRecord

@@ -14,7 +14,8 @@ The rule (method.md, "Rewards"; defaults reproduce the reference):
    ``{neutral}``; the reward is ``m/n`` for a neutral target, else ``m/u`` (0 when ``u = 0``). With
    ``neutral_rule=False`` it is always ``m/n``.
 
-All sentences of a call are scored in one call of the verifier (batched and cached by
+Steps 2-3 are :class:`ervlight.verifier.rationales.RationaleScorer` (shared with the judge and the report):
+the distinct sentences of a call are scored in one call of the verifier (batched and cached by
 :class:`ervlight.verifier.VerifierScorer`). In a GRPO reward list::
 
     - {name: explanation, init_args: {verifier: runs/verifier_demo/verifier, threshold: 0.1, top_k: 2}}
@@ -29,27 +30,13 @@ from typing import Literal
 import torch
 
 from ervlight.labels import LabelSpace, get_label_space
-from ervlight.parsing import extract_think, parse_completion, split_sentences
+from ervlight.parsing import extract_think, parse_completion
 from ervlight.rewards.base import RewardInputs
-from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer, select_labels
+from ervlight.verifier.rationales import RationaleScorer, ScoredRationale, SentenceLabels
+from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer
 from ervlight.verifier.targets import verifier_labels_of
 
-__all__ = ["ExplanationResult", "ExplanationReward", "SentenceLabels", "select_labels"]
-
-
-@dataclass(frozen=True)
-class SentenceLabels:
-    """One rationale sentence as the verifier read it.
-
-    Attributes:
-        text: the sentence.
-        labels: its label set (most probable first).
-        probabilities: the probability of every verifier label.
-    """
-
-    text: str
-    labels: tuple[str, ...]
-    probabilities: dict[str, float]
+__all__ = ["ExplanationResult", "ExplanationReward", "SentenceLabels"]
 
 
 @dataclass(frozen=True)
@@ -104,21 +91,22 @@ class ExplanationReward:
         require_closed_think: bool = True,
         device: str | None = None,
     ) -> None:
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
         if target not in ("gold", "predicted"):
             raise ValueError(f"target must be 'gold' or 'predicted', got {target!r}")
         if isinstance(verifier, str):
             verifier = VerifierScorer.from_pretrained(verifier, device=device)
-        self.verifier = verifier
-        self.threshold = threshold
-        self.top_k = top_k
+        self.scorer = RationaleScorer(verifier, threshold, top_k)
         self.neutral_rule = neutral_rule
         self.target = target
         self.label_map = dict(label_map or {})
         self.neutral_label = neutral_label
         self.require_closed_think = require_closed_think
-        self._index = {label: i for i, label in enumerate(self.verifier.labels)}
+        self._index = {label: i for i, label in enumerate(verifier.labels)}
+
+    @property
+    def verifier(self) -> SentenceVerifier:
+        """The sentence verifier the reward reads with (the judge of validation reuses it)."""
+        return self.scorer.verifier
 
     def __call__(self, inputs: RewardInputs) -> torch.Tensor:
         """``[N]`` float rewards in ``[0, 1]``."""
@@ -126,24 +114,31 @@ class ExplanationReward:
 
     def explain(self, inputs: RewardInputs) -> list[ExplanationResult]:
         """The reward of every completion with its sentences, their label sets and probabilities."""
-        sentences = [self.sentences(c) for c in inputs.completions]
-        flat = [s for group in sentences for s in group]
-        probs = self.verifier.probabilities(flat) if flat else torch.zeros(0, len(self._index))  # [S, K]
-        selected = select_labels(probs, self.threshold, self.top_k)  # [S, K]
-        results, start = [], 0
-        for i, group in enumerate(sentences):
-            end = start + len(group)
-            target = self.target_labels(inputs.completions[i], inputs.labels[i], inputs.datasets[i])
-            results.append(self._result(group, probs[start:end], selected[start:end], target))
-            start = end
-        return results
+        return self.explain_scored(inputs, self.scorer.score([self.rationale(c) for c in inputs.completions]))
+
+    def explain_scored(
+        self, inputs: RewardInputs, scored: Sequence[ScoredRationale]
+    ) -> list[ExplanationResult]:
+        """The reward rule over rationales already scored by :attr:`scorer` (one per completion)."""
+        if len(scored) != len(inputs.completions):
+            raise ValueError(f"{len(scored)} scored rationales for {len(inputs.completions)} completions")
+        return [
+            self._result(rationale, self.target_labels(completion, label, dataset))
+            for rationale, completion, label, dataset in zip(
+                scored, inputs.completions, inputs.labels, inputs.datasets, strict=True
+            )
+        ]
+
+    def rationale(self, completion: str) -> str | None:
+        """The rationale the reward reads: the ``<think>`` content (``None`` without a (closed) block)."""
+        think = extract_think(completion)
+        if think is None or (self.require_closed_think and "</think>" not in completion):
+            return None
+        return think
 
     def sentences(self, completion: str) -> list[str]:
         """The rationale sentences the reward reads (empty without a (closed) ``<think>`` block)."""
-        think = extract_think(completion)
-        if think is None or (self.require_closed_think and "</think>" not in completion):
-            return []
-        return split_sentences(think)
+        return self.scorer.split(self.rationale(completion))
 
     def target_labels(self, completion: str, label: str, dataset: str) -> tuple[str, ...]:
         """The verifier labels of the target emotion (gold, or the completion's answer); empty if unknown."""
@@ -167,28 +162,12 @@ class ExplanationReward:
             )
         return names
 
-    def _result(
-        self, sentences: Sequence[str], probs: torch.Tensor, selected: torch.Tensor, target: tuple[str, ...]
-    ) -> ExplanationResult:
+    def _result(self, scored: ScoredRationale, target: tuple[str, ...]) -> ExplanationResult:
         """Count matches and non-neutral sentences of one completion and apply the reward rule."""
-        labels = self.verifier.labels
-        rows = tuple(
-            SentenceLabels(
-                text=text,
-                labels=tuple(labels[k] for k in _by_probability(row) if chosen[k]),
-                probabilities={name: float(p) for name, p in zip(labels, row.tolist(), strict=True)},
-            )
-            for text, row, chosen in zip(sentences, probs, selected, strict=True)
-        )
+        rows = scored.rows()
         matched = sum(any(t in row.labels for t in target) for row in rows)
         non_neutral = sum(row.labels != (self.neutral_label,) for row in rows)
         neutral_target = target == (self.neutral_label,)
         denominator = len(rows) if (neutral_target or not self.neutral_rule) else non_neutral
         reward = matched / denominator if denominator and target else 0.0
         return ExplanationResult(reward, target, rows, matched, non_neutral)
-
-
-def _by_probability(row: torch.Tensor) -> list[int]:
-    """Label indices of a ``[K]`` probability row, most probable first (ties in label order)."""
-    indices: list[int] = row.argsort(descending=True, stable=True).tolist()
-    return indices

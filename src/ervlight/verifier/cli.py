@@ -1,8 +1,10 @@
 """``ervlight verifier score``: score rationales offline with a trained verifier.
 
 Input: JSONL, one object per line with ``completion`` (the policy's text) and ``label`` (the gold emotion), and
-optionally ``dataset`` (else ``--dataset``). Output: the same objects with ``reward`` (the explanation reward)
-and ``sentences`` (``text``, ``labels`` and ``probabilities`` of every rationale sentence). The output is
+optionally ``dataset`` (else ``--dataset``). Output: the same objects with ``sentences`` (``text``, ``labels``
+and ``probabilities`` of every rationale sentence: the verifier's reading, from
+:class:`~ervlight.verifier.rationales.RationaleScorer`) and ``reward`` (the explanation reward of those scores,
+computed by :class:`~ervlight.rewards.explanation.ExplanationReward`). The output is
 written to a temporary file and renamed at the end, so a failure never leaves a partial file behind.
 """
 
@@ -18,9 +20,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ervlight.data.files import read_jsonl
+from ervlight.jsonl import read_jsonl
 from ervlight.rewards.base import RewardInputs
-from ervlight.rewards.explanation import ExplanationResult, ExplanationReward
+from ervlight.rewards.explanation import ExplanationReward
+from ervlight.verifier.rationales import ScoredRationale
 
 __all__ = ["build_parser", "main", "score_file"]
 
@@ -71,7 +74,7 @@ def _chunks(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
         yield chunk
 
 
-def _annotate(record: dict[str, Any], result: ExplanationResult, digits: int) -> dict[str, Any]:
+def _annotate(record: dict[str, Any], scored: ScoredRationale, reward: float, digits: int) -> dict[str, Any]:
     """The output object: the input plus ``reward`` and ``sentences``."""
     sentences = [
         {
@@ -79,9 +82,9 @@ def _annotate(record: dict[str, Any], result: ExplanationResult, digits: int) ->
             "labels": list(s.labels),
             "probabilities": {k: round(v, digits) for k, v in s.probabilities.items()},
         }
-        for s in result.sentences
+        for s in scored.rows()
     ]
-    return {**record, "reward": result.reward, "sentences": sentences}
+    return {**record, "reward": reward, "sentences": sentences}
 
 
 def score_file(
@@ -92,7 +95,11 @@ def score_file(
     chunk: int = 512,
     digits: int = 4,
 ) -> int:
-    """Score every line of ``source`` into ``target``; returns the number of lines written."""
+    """Score every line of ``source`` into ``target``; returns the number of lines written.
+
+    Each chunk of lines is scored by ``reward.scorer`` (one verifier call per chunk); the reward applies its rule
+    to those scores.
+    """
     partial = target.with_name(f".{target.name}.partial")
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -104,8 +111,11 @@ def score_file(
                     [r["label"] for r in records],
                     [r["dataset"] for r in records],
                 )
-                for record, result in zip(records, reward.explain(inputs), strict=True):
-                    out.write(json.dumps(_annotate(record, result, digits), ensure_ascii=False) + "\n")
+                scored = reward.scorer.score([reward.rationale(c) for c in inputs.completions])
+                results = reward.explain_scored(inputs, scored)
+                for record, rationale, result in zip(records, scored, results, strict=True):
+                    annotated = _annotate(record, rationale, result.reward, digits)
+                    out.write(json.dumps(annotated, ensure_ascii=False) + "\n")
                 written += len(records)
                 progress.update(len(records))
         os.replace(partial, target)

@@ -2,7 +2,8 @@
 
 Rule (documented for the evaluation reports):
 
-1. split the rationale with :func:`ervlight.parsing.split_sentences` and score every sentence;
+1. split the rationale and score every sentence with the
+   :class:`~ervlight.verifier.rationales.RationaleScorer` the explanation reward and the report also use;
 2. give each sentence its label set as the explanation reward does (above ``threshold``, else the argmax, at
    most ``top_k``); sentences whose set is exactly ``{neutral}`` are left out, unless every sentence is
    neutral (``skip_neutral=False`` keeps all);
@@ -23,8 +24,8 @@ from __future__ import annotations
 import torch
 
 from ervlight.labels import LabelSpace, get_label_space
-from ervlight.parsing import split_sentences
-from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer, select_labels
+from ervlight.verifier.rationales import RationaleScorer, ScoredRationale
+from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer
 from ervlight.verifier.targets import verifier_labels_of
 
 __all__ = ["VerifierJudge"]
@@ -55,56 +56,51 @@ class VerifierJudge:
     ) -> None:
         if isinstance(verifier, str):
             verifier = VerifierScorer.from_pretrained(verifier, device=device)
-        self.verifier = verifier
+        self.scorer = RationaleScorer(verifier, threshold, top_k)
         self.name = name
         self.skip_neutral = skip_neutral
-        self.threshold = threshold
-        self.top_k = top_k
         self.neutral_label = neutral_label
-        self._index = {label: k for k, label in enumerate(verifier.labels)}
+
+    @property
+    def verifier(self) -> SentenceVerifier:
+        """The sentence verifier the judge reads with."""
+        return self.scorer.verifier
 
     def columns(self, space: LabelSpace) -> tuple[list[str], list[list[int]]]:
         """The dataset labels the verifier can name and, for each, its verifier label columns."""
+        index = {label: k for k, label in enumerate(self.scorer.labels)}
         labels, columns = [], []
         for label in space.labels:
-            names = verifier_labels_of(space, label, self._index)
+            names = verifier_labels_of(space, label, index)
             if names is None:
                 continue
             labels.append(label)
-            columns.append([self._index[n] for n in names])
+            columns.append([index[n] for n in names])
         return labels, columns
 
     def scores(self, rationales: list[str], dataset: str) -> tuple[list[str], torch.Tensor]:
         """Dataset labels and ``[B, C]`` mean sentence probabilities per rationale (NaN rows: no sentence)."""
-        space = get_label_space(dataset)
-        labels, columns = self.columns(space)
-        sentences = [split_sentences(r or "") for r in rationales]
-        flat = [s for group in sentences for s in group]
-        probs = self.verifier.probabilities(flat) if flat else torch.zeros(0, len(self._index))  # [S, K]
-        per_label = (
-            torch.stack([probs[:, cols].mean(dim=1) for cols in columns], dim=1) if columns else probs[:, :0]
-        )
-        keep = self._informative(probs)  # [S]
+        labels, columns = self.columns(get_label_space(dataset))
         out = torch.full((len(rationales), len(labels)), float("nan"))  # [B, C]
-        start = 0
-        for row, group in enumerate(sentences):
-            end = start + len(group)
-            if group:
-                chosen = (
-                    keep[start:end] if keep[start:end].any() else torch.ones(len(group), dtype=torch.bool)
-                )
-                out[row] = per_label[start:end][chosen].mean(dim=0)
-            start = end
+        for row, scored in enumerate(self.scorer.score(rationales)):
+            if not scored.sentences:
+                continue
+            probs = scored.probabilities  # [n, K]
+            per_label = (
+                torch.stack([probs[:, cols].mean(dim=1) for cols in columns], dim=1)
+                if columns
+                else probs[:, :0]
+            )  # [n, C]
+            keep = self._informative(scored)  # [n]
+            chosen = keep if keep.any() else torch.ones(len(scored.sentences), dtype=torch.bool)  # [n]
+            out[row] = per_label[chosen].mean(dim=0)
         return labels, out
 
-    def _informative(self, probs: torch.Tensor) -> torch.Tensor:
-        """``[S]`` bool: sentences whose label set is not exactly ``{neutral}`` (all, without the rule)."""
-        neutral = self._index.get(self.neutral_label)
-        if not self.skip_neutral or neutral is None:
-            return torch.ones(len(probs), dtype=torch.bool)
-        selected = select_labels(probs, self.threshold, self.top_k)  # [S, K]
-        only_neutral = selected[:, neutral] & (selected.sum(dim=1) == 1)  # [S]
-        return ~only_neutral
+    def _informative(self, scored: ScoredRationale) -> torch.Tensor:
+        """``[n]`` bool: sentences whose label set is not exactly ``{neutral}`` (all, without the rule)."""
+        if not self.skip_neutral or self.neutral_label not in scored.labels:
+            return torch.ones(len(scored.sentences), dtype=torch.bool)
+        return ~scored.only(self.neutral_label)
 
     def judge(self, rationales: list[str], dataset: str) -> list[str | None]:
         """One label of ``dataset`` per rationale, or ``None`` when there is nothing to judge."""

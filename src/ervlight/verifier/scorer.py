@@ -1,8 +1,9 @@
 """Batched, cached sentence scoring: rationale sentences in, verifier label probabilities out.
 
-The scorer is what the explanation reward, the judge and ``ervlight verifier score`` run on. All sentences
-of a call are de-duplicated, looked up in a cache, and the rest are scored in a few padded forward passes
-under ``torch.inference_mode`` (sorted by length so each batch pads little). A GRPO group repeats many
+The scorer is what :class:`ervlight.verifier.rationales.RationaleScorer` (behind the explanation reward, the
+judge, the report and ``ervlight verifier score``) runs on. All sentences of a call are de-duplicated, looked
+up in a cache, and the rest are scored in a few padded forward passes under ``torch.inference_mode`` (sorted by
+length so each batch pads little). A GRPO group repeats many
 sentences across its completions and across steps; the cache returns those without a forward pass.
 """
 
@@ -18,20 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ervlight.verifier.backbone import config_labels, config_multi_label, load_classifier
 
-__all__ = ["CacheInfo", "SentenceVerifier", "VerifierScorer", "select_labels"]
-
-
-def select_labels(probs: torch.Tensor, threshold: float, top_k: int | None) -> torch.Tensor:
-    """``[N, K]`` bool label sets: above ``threshold`` (else the argmax), at most ``top_k`` of them."""
-    num_labels = probs.shape[1]
-    order = probs.argsort(dim=1, descending=True, stable=True)  # [N, K]
-    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(num_labels).expand_as(order))  # [N, K]
-    selected = probs > threshold  # [N, K]
-    if top_k is not None:
-        selected &= ranks < top_k
-    empty = ~selected.any(dim=1)  # [N]
-    selected[empty] = ranks[empty] == 0
-    return selected
+__all__ = ["CacheInfo", "SentenceVerifier", "VerifierScorer"]
 
 
 @runtime_checkable

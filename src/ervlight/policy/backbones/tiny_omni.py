@@ -23,6 +23,9 @@ from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from ervlight.data.batch import MediaBatch
 from ervlight.labels import EMOTION_FORMS
 from ervlight.parsing import format_target
+from ervlight.policy.backbones.lean_qwen2 import lean_qwen2_step
+from ervlight.policy.backbones.tiny_lm import tiny_qwen2
+from ervlight.policy.backbones.towers import AudioEncoder, FrameEncoder, LogMel
 from ervlight.policy.base import PromptContext
 from ervlight.policy.decoder import (
     DEFAULT_CHAT_TEMPLATE,
@@ -31,9 +34,8 @@ from ervlight.policy.decoder import (
     load_language_model,
 )
 from ervlight.policy.finetune import FinetuneConfig
-from ervlight.policy.tiny_lm import tiny_qwen2
+from ervlight.policy.generation.parts import DecodeStepFactory
 from ervlight.policy.tokenizer import train_bpe_tokenizer
-from ervlight.policy.towers import AudioEncoder, FrameEncoder, LogMel
 
 __all__ = ["TinyOmni", "corpus_texts"]
 
@@ -203,6 +205,10 @@ class TinyOmni(DecoderPolicy):
             raise ValueError(
                 f"{file} does not match this TinyOmni: missing {missing}, unexpected {result.unexpected_keys}"
             )
+
+    def decode_step_factory(self) -> DecodeStepFactory:
+        """The lean Qwen2 decode step (the LM is a Qwen2; the step checks the rest, e.g. LoRA, when decoding)."""
+        return lean_qwen2_step
 
     def finetune_parts(self) -> dict[str, nn.Module]:
         """Freezable parts: the two towers, the projectors and the language model."""

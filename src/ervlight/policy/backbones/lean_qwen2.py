@@ -1,15 +1,21 @@
-"""A lean single-token decode step for plain Qwen2 decoders (``Qwen2Model``), used by the decode loop when it applies.
+"""A lean single-token decode step for plain Qwen2 decoders (``Qwen2Model``): the Qwen2 backbones' decode fast path.
+
+Qwen2-based backbones (:class:`~ervlight.policy.backbones.tiny_omni.TinyOmni`, and
+:class:`~ervlight.policy.backbones.causal_lm.CausalLMPolicy` over a Qwen2 LM) return :func:`lean_qwen2_step` from
+:meth:`~ervlight.policy.decoder.DecoderPolicy.decode_step_factory`; the generic decode loop calls it through
+:attr:`~ervlight.policy.generation.parts.DecoderParts.step_factory` and uses the step when it applies.
 
 A decode step of a small model on CPU is dominated by per-op dispatch and Python overhead, not arithmetic: HF's Qwen2
 layer code runs hundreds of small ops a step (mask and cache bookkeeping, kwargs plumbing, module ``__call__``
 machinery, ``repeat_kv`` copies). :class:`LeanQwen2Step` does the same computation with fewer ops: per layer
 RMSNorm, the q/k/v projections, the rotary embedding at each row's position (cos/sin from the model's own rotary
 module, so rope scaling stays right), the new key/value written into the growing cache
-(:mod:`ervlight.policy.kv_cache`), grouped-query attention of the one query over the filled cache with the padding
-mask (made additive once a step) through ``scaled_dot_product_attention`` (the query heads of a key/value head are
-laid out as that head's queries, so keys/values are never repeated), ``o_proj``, residual, RMSNorm, SiLU-gated MLP,
-residual; then the final norm. It uses the model's own weights and eps, and calls each linear layer's ``forward``
-(so the transposed copies of :mod:`ervlight.policy.fast_linear` apply inside the decode loop).
+(:mod:`ervlight.policy.generation.kv_cache`), grouped-query attention of the one query over the filled cache with
+the padding mask (made additive once a step) through ``scaled_dot_product_attention`` (the query heads of a
+key/value head are laid out as that head's queries, so keys/values are never repeated), ``o_proj``, residual,
+RMSNorm, SiLU-gated MLP, residual; then the final norm. It uses the model's own weights and eps, and calls each
+linear layer's ``forward`` (so the transposed copies of :mod:`ervlight.policy.generation.fast_linear` apply inside
+the decode loop).
 
 :func:`lean_qwen2_step` decides when it applies; everything else keeps HF's forward: Qwen2.5-Omni thinkers (M-RoPE),
 sliding-window layers, other architectures or attention implementations, subclassed or hooked modules, LoRA (peft
@@ -34,7 +40,7 @@ from transformers.models.qwen2.modeling_qwen2 import (
     Qwen2RotaryEmbedding,
 )
 
-from ervlight.policy.kv_cache import GrowingLayer
+from ervlight.policy.generation.kv_cache import GrowingLayer
 
 __all__ = ["LeanQwen2Step", "lean_qwen2_step"]
 
@@ -89,8 +95,8 @@ def _plain_config(config: PreTrainedConfig, decoder: nn.Module) -> bool:
 def lean_qwen2_step(decoder: nn.Module, config: PreTrainedConfig) -> LeanQwen2Step | None:
     """A :class:`LeanQwen2Step` for ``decoder`` when it is a plain ``Qwen2Model``, else ``None`` (use HF's forward).
 
-    Call it BEFORE :func:`ervlight.policy.fast_linear.row_major_linears` patches the linear layers: a linear layer
-    whose ``forward`` was already replaced (accelerate's hooks…) disqualifies the model.
+    Call it BEFORE :func:`ervlight.policy.generation.fast_linear.row_major_linears` patches the linear layers: a
+    linear layer whose ``forward`` was already replaced (accelerate's hooks…) disqualifies the model.
     """
     if type(decoder) is not Qwen2Model or not _plain_config(config, decoder) or _global_hooks():
         return None

@@ -1,12 +1,11 @@
-"""Encoding completions, gold labels and judge answers; running a judge over a mixed-dataset set."""
+"""Metric inputs (completions, gold labels, judge answers as indices); running a judge over mixed datasets."""
 
 from __future__ import annotations
 
 import pytest
 
-from ervlight.evaluation.encoding import encode_completions, encode_judgements, encode_targets
-from ervlight.evaluation.judge import Judge
-from ervlight.evaluation.judging import run_judge
+from ervlight.evaluation.judge import Judge, run_judge
+from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 
 COMPLETIONS = [
     "<think>She smiles widely.</think>\n<answer>happy</answer>",

@@ -33,8 +33,8 @@ from ervlight.policy.decoder import (
     DecoderPolicy,
     load_language_model,
 )
-from ervlight.policy.decoding import DecoderParts
 from ervlight.policy.finetune import FinetuneConfig
+from ervlight.policy.generation.parts import DecoderParts
 
 __all__ = ["QwenOmniThinker"]
 
@@ -134,6 +134,7 @@ class QwenOmniThinker(DecoderPolicy):
             lm_head=thinker.lm_head,
             embed_tokens=thinker.model.get_input_embeddings(),
             config=thinker.config.get_text_config(decoder=True),
+            step_factory=self.decode_step_factory(),
         )
 
     def finetune_parts(self) -> dict[str, nn.Module]:

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import torch
 from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Qwen2ForCausalLM,
+)
 
 from ervlight.data.batch import MediaBatch
+from ervlight.policy.backbones.lean_qwen2 import lean_qwen2_step
 from ervlight.policy.base import PromptContext
 from ervlight.policy.decoder import (
     DEFAULT_CHAT_TEMPLATE,
@@ -19,6 +26,7 @@ from ervlight.policy.decoder import (
     load_language_model,
 )
 from ervlight.policy.finetune import FinetuneConfig
+from ervlight.policy.generation.parts import DecodeStepFactory
 
 __all__ = ["CausalLMPolicy"]
 
@@ -65,6 +73,12 @@ class CausalLMPolicy(DecoderPolicy):
         self.lm: PreTrainedModel | PeftModel = model
         if finetune is not None:
             self.apply_finetuning(finetune)
+
+    def decode_step_factory(self) -> DecodeStepFactory | None:
+        """The lean Qwen2 decode step when the LM is a Qwen2 causal LM, else ``None`` (HF's forward)."""
+        model = self.language_model
+        base = model.get_base_model() if isinstance(model, PeftModel) else model
+        return lean_qwen2_step if isinstance(base, Qwen2ForCausalLM) else None
 
     def encode(self, batch: MediaBatch | list[str], prompts: list[str] | None = None) -> PromptContext:
         """Template and tokenise the prompts: a list of instructions, or one (configured) per batch sample."""
