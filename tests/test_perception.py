@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
 from ervlight.perception import PerceptionModule, pooled_media
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from policy.media import synthetic_batch
 
 LABELS = ["happy", "sad", "angry", "happy", "sad", "angry"]

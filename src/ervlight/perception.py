@@ -26,7 +26,7 @@ from torch import nn
 
 from ervlight.data.batch import MediaBatch
 from ervlight.labels import get_label_space
-from ervlight.policy.tiny_omni import TinyOmni
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 
 __all__ = ["PerceptionModule", "pooled_media"]
 
