@@ -42,7 +42,7 @@ def test_pooled_media_is_the_masked_token_mean() -> None:
 
 
 def test_forward_groups_by_dataset_and_rejects_unknown_ones() -> None:
-    module = PerceptionModule(_policy(), datasets=["dfew", "mafw"])
+    module = PerceptionModule(_policy, datasets=["dfew", "mafw"])
     batch = synthetic_batch(LABELS[:3], frames=4, size=32)
     batch.datasets = ["dfew", "mafw", "dfew"]
     out = module(batch)
@@ -57,7 +57,7 @@ def test_forward_groups_by_dataset_and_rejects_unknown_ones() -> None:
 def test_fit_learns_the_labels_saves_the_policy_and_the_held_out_accuracy(tmp_path: Path) -> None:
     policy = _policy()
     lm_before = {k: v.clone() for k, v in policy.lm.state_dict().items()}
-    module = PerceptionModule(policy, datasets=["dfew"], policy_dir=str(tmp_path / "policy"), max_shift=0,
+    module = PerceptionModule(lambda: policy, datasets=["dfew"], policy_dir=str(tmp_path / "policy"), max_shift=0,
                               optimizer=lambda p: torch.optim.AdamW(p, lr=3e-3))  # fmt: skip
     train, held_out = (
         synthetic_batch(LABELS, frames=4, size=32),

@@ -14,16 +14,15 @@ Symbols: ``B`` clips, ``T+A`` media tokens, ``D`` hidden size, ``C`` classes of 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from lightning.pytorch import LightningModule
-from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
+from ervlight.base import BaseModule
 from ervlight.data.batch import MediaBatch
 from ervlight.labels import get_label_space
 from ervlight.policy.backbones.tiny_omni import TinyOmni
@@ -46,46 +45,54 @@ def _shifted(frames: torch.Tensor, max_shift: int, generator: torch.Generator) -
     return torch.roll(frames, (dy, dx), dims=(-2, -1))
 
 
-class PerceptionModule(LightningModule):
+class PerceptionModule(BaseModule):
     """Pre-train a :class:`TinyOmni`'s towers and projectors on clip labels (see the module docstring).
 
     Args:
-        policy: the policy whose towers are trained (its language model is not used and not changed).
+        policy: builds the policy whose towers are trained (its language model is not used and not changed).
         datasets: label spaces with a head each (every training clip must belong to one).
         policy_dir: where the policy is saved at the end of ``fit`` (``None``: not saved).
         max_shift: frames are rolled by up to this many pixels in training (translation augmentation).
         seed: seed of the augmentation draws.
         optimizer: builds the optimizer from the towers', projectors' and heads' parameters.
+        lr_scheduler: builds the learning-rate scheduler (``None`` keeps the rate constant).
+        scheduler_interval: ``"step"`` or ``"epoch"``.
     """
 
     def __init__(
         self,
-        policy: TinyOmni,
+        policy: Callable[[], TinyOmni],
         datasets: Sequence[str] = ("dfew", "mafw"),
         policy_dir: str | None = None,
         max_shift: int = 4,
         seed: int = 0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        scheduler_interval: str = "step",
     ) -> None:
-        super().__init__()
-        self.save_hyperparameters(ignore=["policy", "optimizer"])
-        self.policy = policy
-        self.optimizer_factory = optimizer
+        self.policy_factory = policy
         self.datasets = list(datasets)
-        hidden = int(policy.sizes["hidden_size"])
-        self.heads = nn.ModuleDict(
-            {name: nn.Linear(hidden, get_label_space(name).num_classes) for name in self.datasets}
-        )
         self.policy_dir = policy_dir
         self.max_shift = max_shift
         self.generator = torch.Generator().manual_seed(seed)
         self.held_out: dict[str, dict[str, float]] = {}
         self._counts: dict[str, list[int]] = {}
+        super().__init__(
+            optimizer=optimizer, lr_scheduler=lr_scheduler, scheduler_interval=scheduler_interval
+        )
 
-    def tower_parameters(self) -> list[nn.Parameter]:
+    def configure_models(self) -> None:
+        """Build the policy and one linear head per dataset on its hidden size."""
+        self.policy: TinyOmni = self.policy_factory()
+        hidden = int(self.policy.sizes["hidden_size"])
+        self.heads = nn.ModuleDict(
+            {name: nn.Linear(hidden, get_label_space(name).num_classes) for name in self.datasets}
+        )
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
         """What is trained: the frame and audio encoders, the projectors and the heads (not the LM)."""
         parts = (self.policy.vision_encoder, self.policy.audio_encoder, self.policy.projectors, self.heads)
-        return [p for part in parts for p in part.parameters()]
+        return (p for part in parts for p in part.parameters())
 
     def forward(self, batch: MediaBatch) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per dataset in the batch: ``[b, C]`` logits and ``[b]`` gold class indices."""
@@ -130,10 +137,6 @@ class PerceptionModule(LightningModule):
                 accuracy = 100.0 * correct / total
                 self.held_out[name] = {"accuracy": round(accuracy, 2), "clips": total}
                 self.log(f"val/{name}/accuracy", accuracy)
-
-    def configure_optimizers(self) -> Any:
-        """The injected optimizer over the tower, projector and head parameters."""
-        return self.optimizer_factory(self.tower_parameters())
 
     def on_fit_end(self) -> None:
         """Save the policy and ``perception.json`` (held-out accuracy of the last validation) to ``policy_dir``."""

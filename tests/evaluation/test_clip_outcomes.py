@@ -92,3 +92,20 @@ def test_compare_reports_pairs_clips_by_key(tmp_path: Path) -> None:
     fewer = _report(tmp_path / "c", RECORDS[:5])
     with pytest.raises(ValueError, match="same clips in both reports: 1 clip"):
         compare_reports(a, fewer, num_resamples=10)
+
+
+def test_report_compare_prints_paired_intervals_for_the_same_clips(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ervlight.evaluation import report_cli
+
+    a = _report(tmp_path / "a", RECORDS)
+    better = [*RECORDS[:4], _record("00151", "mafw", "fear", "Fear grows.", "fear"), RECORDS[5]]
+    b = _report(tmp_path / "b", better)
+    c = _report(tmp_path / "c", RECORDS[:5])
+    assert report_cli.main(["--compare", f"A={a}", f"B={b}", f"C={c}"]) == 0
+    out = capsys.readouterr().out
+    assert "B − A, points, 95 % paired bootstrap interval over clips (first judge):" in out
+    assert "| group | clips | metric | A → B | B − A [95 %] |" in out
+    assert "| mafw | 3 | FCR | 33.3 → 66.7 | +33.3 [" in out
+    assert "C and A judged different clips: no paired intervals" in out
