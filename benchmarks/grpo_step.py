@@ -103,8 +103,9 @@ def run_ervlight(
     from lightning.pytorch import Callback, Trainer
     from torch.utils.data import DataLoader
 
-    from ervlight.grpo import GRPOModule, PromptBatch
+    from ervlight.grpo import PromptBatch
     from ervlight.policy import CausalLMPolicy
+    from ervlight.tasks import GRPOModule
 
     tokenizer, model, _ = _build(args)
     policy = CausalLMPolicy(model, tokenizer)

@@ -6,7 +6,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ervlight.base import BaseModule
+from ervlight.tasks.base import BaseModule
 
 
 class ToyRegressor(BaseModule):

@@ -59,6 +59,10 @@ COMMANDS: dict[str, Command] = {
     "humanomni": Command(
         "HumanOmni checkpoints: keys (header check), compare-encoders", "ervlight.policy.humanomni.cli:main"
     ),
+    "plan": Command("per-GPU memory of a config and the strategy that fits", "ervlight.scale.plan_cli:main"),
+    "export": Command(
+        "export a policy: merged LoRA, or a full Qwen2.5-Omni folder", "ervlight.scale.export_cli:main"
+    ),
     "demo": Command(
         "the end-to-end demo: corpus, SFT, verifier, GRPO baseline vs ERV, report",
         "ervlight.pipeline.demo:main",
@@ -110,7 +114,7 @@ def run_lightning(args: Sequence[str] | None = None) -> None:
     from lightning.pytorch import LightningDataModule
     from lightning.pytorch.cli import LightningCLI
 
-    from ervlight.base import BaseModule
+    from ervlight.tasks.base import BaseModule
 
     LightningCLI(
         model_class=BaseModule,

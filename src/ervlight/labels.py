@@ -212,7 +212,9 @@ class LabelSpace:
         Lenient (default): case, surrounding white space, punctuation and quotes are ignored, and both the official
         nouns and the R1-Omni adjectives are accepted ("Happy." -> DFEW ``happy``, MAFW ``happiness``). Compound
         spaces also accept the emotions in any order joined by ``_``, ``,``, ``+``, ``/``, ``&`` or "and".
-        Strict (the reference accuracy reward): only lower-casing and stripping before the synonym table.
+        Strict (ervlight's accuracy rule): only lower-casing and stripping before the synonym table. Neither mode
+        is the reference code's rule, which maps substrings ("unhappy" -> happiness) and knows fewer synonyms
+        ("surprised" stays wrong); that rule is :func:`ervlight.protocol.reference_accuracy`.
         """
         if text is None:
             return None

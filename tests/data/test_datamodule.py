@@ -60,20 +60,21 @@ def test_mixed_mafw_dfew_training_batches(mafw_root: Path, dfew_root: Path) -> N
     assert sum(has_audio.values()) == 18
 
 
-def test_default_validation_is_the_folds_test_lists(
+def test_default_test_split_is_the_folds_test_lists_and_never_validates(
     mafw_root: Path, dfew_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     dm = ERVDataModule(
         train=[DataSource("mafw", str(mafw_root)), DataSource("dfew", str(dfew_root))], fold=1, image_size=32,
         batch_size=8, audio_features=False,
     )  # fmt: skip
+    assert dm.split_sources("val") == []
+    assert dm.val_dataloader() == []  # the test lists never choose a checkpoint
     with caplog.at_level(logging.WARNING, logger="ervlight.data.datamodule"):
-        dm.setup("validate")
-    batch = _all(dm.val_dataloader())[0]
+        dm.setup("test")
+    batch = _all(dm.test_dataloader())[0]
     assert batch.clip_ids == ["00019", "05120", "18000", "00001", "00006"]
     assert batch.audio_features is None
-    assert "val: 1 listed clips are not on disk (00011)" in caplog.text
-    assert len(_all(dm.test_dataloader())[0]) == 5
+    assert "test: 1 listed clips are not on disk (00011)" in caplog.text
 
 
 def test_eval_sampling_is_deterministic(mafw_root: Path) -> None:

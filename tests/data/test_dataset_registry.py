@@ -167,7 +167,8 @@ def test_toy_dataset_gives_media_batches(toy_kind: DatasetKind, toy_root: Path) 
     assert batch.frames.shape == (2, 4, 3, 16, 16)
     assert batch.datasets == ["toy", "toy"]
     assert batch.labels.tolist() == [TOY.index(name) for name in batch.label_names]
-    val = list(dm.val_dataloader())  # an official-split kind validates on its test list by default
-    assert [(b.clip_ids, b.label_names, b.labels.tolist()) for b in val] == [(["c4"], ["tense"], [1])]
-    assert val[0].has_audio.tolist() == [True]
-    assert val[0].frame_mask.dtype == torch.bool
+    assert dm.val_dataloader() == []  # no validation unless asked for: the test list never validates
+    test = list(dm.test_dataloader())  # an official-split kind tests on its test list by default
+    assert [(b.clip_ids, b.label_names, b.labels.tolist()) for b in test] == [(["c4"], ["tense"], [1])]
+    assert test[0].has_audio.tolist() == [True]
+    assert test[0].frame_mask.dtype == torch.bool

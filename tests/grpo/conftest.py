@@ -11,8 +11,8 @@ import torch
 from grpo_stubs import erv_rewards
 from transformers import PreTrainedTokenizerFast
 
-from ervlight.grpo.module import GRPOModule
 from ervlight.policy import CausalLMPolicy, FinetuneConfig, tiny_qwen2, train_bpe_tokenizer
+from ervlight.tasks.grpo import GRPOModule
 
 CORPUS = [
     "<think>He smiles and laughs.</think>\n<answer>happy</answer>",

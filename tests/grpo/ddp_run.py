@@ -16,9 +16,9 @@ import torch
 from grpo_stubs import PromptData, erv_rewards, tiny_trainer
 from safetensors.torch import save_file
 
-from ervlight.grpo.module import GRPOModule
 from ervlight.policy import CausalLMPolicy, tiny_qwen2, train_bpe_tokenizer
 from ervlight.policy.base import Generation, PromptContext, SamplingConfig
+from ervlight.tasks.grpo import GRPOModule
 
 CORPUS = [
     "<think>He smiles.</think>\n<answer>happy</answer>",

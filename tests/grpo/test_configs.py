@@ -30,7 +30,7 @@ def _print_config(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # ty
 def test_preset_parses(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     printed = _print_config(capsys, "--config", str(CONFIGS / name))
     model = printed["model"]["init_args"]
-    assert printed["model"]["class_path"] == "ervlight.grpo.GRPOModule"
+    assert printed["model"]["class_path"] == "ervlight.tasks.grpo.GRPOModule"
     names = [entry["name"] for entry in model["rewards"]]
     assert names == (["format", "accuracy", "explanation"] if "erv" in name else ["format", "accuracy"])
     assert (model["num_generations"], model["beta"], model["loss_type"]) == (4, 0.04, "grpo")

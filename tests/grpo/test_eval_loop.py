@@ -16,9 +16,9 @@ from ervlight.cli import main
 from ervlight.evaluation.consistency import war
 from ervlight.evaluation.metric_inputs import encode_completions, encode_targets
 from ervlight.evaluation.predictions import PredictionWriter
-from ervlight.grpo.module import GRPOModule
 from ervlight.grpo.types import PromptBatch
 from ervlight.policy.base import Generation, PromptContext
+from ervlight.tasks.grpo import GRPOModule
 
 # (dataset, gold, completion): keywords make the stub verifier judge smiles -> happy, cries/frowns -> sad,
 # shouts -> angry, anything else -> neutral. Categories: A answer and rationale right; B answer right, rationale

@@ -10,8 +10,8 @@ from grpo_stubs import erv_rewards, tiny_trainer
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
-from ervlight.grpo.module import GRPOModule
 from ervlight.policy.backbones.tiny_omni import TinyOmni
+from ervlight.tasks.grpo import GRPOModule
 from policy.media import synthetic_batch
 
 SMALL = {

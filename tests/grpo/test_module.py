@@ -12,8 +12,8 @@ import torch
 from grpo_stubs import PromptData, tiny_trainer
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from ervlight.grpo.module import GRPOModule
 from ervlight.policy import CausalLMPolicy
+from ervlight.tasks.grpo import GRPOModule
 
 TRL_NAMES = {
     "loss", "reward", "reward_std", "frac_reward_zero_std", "rewards/format/mean", "rewards/format/std",
@@ -136,10 +136,10 @@ def test_mask_truncated_completions_leaves_truncated_samples_out(
     if terminated == 0:  # nothing to learn: no update
         assert all(torch.equal(p, before[n]) for n, p in module.policy.named_parameters())
     batch = next(iter(PromptData().train_dataloader()))
-    rollout, *_ = module.make_rollout(batch, {})
+    rollout, *_ = module.make_rollout(batch)
     assert not rollout.completion_mask[rollout.truncated].any()
     unmasked = make_module(max_completion_length=2)
-    rollout, *_ = unmasked.make_rollout(batch, {})
+    rollout, *_ = unmasked.make_rollout(batch)
     assert rollout.completion_mask[rollout.truncated].any()
 
 
@@ -155,10 +155,10 @@ def test_num_iterations_keeps_old_logprobs_and_clips(
     # with a zero clipping range every token that moved in updates 2 and 3 is clipped on one side
     assert trainer.logged_metrics["clip_ratio/region_mean"].item() > 0.0
     batch = next(iter(PromptData().train_dataloader()))
-    rollout, *_ = module.make_rollout(batch, {})
+    rollout, *_ = module.make_rollout(batch)
     assert rollout.old_logprobs is not None
     assert rollout.old_logprobs.shape == rollout.completion_ids.shape
-    assert make_module().make_rollout(batch, {})[0].old_logprobs is None
+    assert make_module().make_rollout(batch)[0].old_logprobs is None
 
 
 def test_zero_variance_filter_is_keyed_on_the_accuracy_reward(

@@ -26,9 +26,9 @@ from safetensors.torch import load_file
 from ervlight.cli import main
 from ervlight.data.datamodule import ERVDataModule
 from ervlight.data.sources import DataSource
-from ervlight.grpo.module import GRPOModule
 from ervlight.policy.backbones.tiny_omni import TinyOmni
-from ervlight.policy.sft import SFTModule
+from ervlight.tasks.grpo import GRPOModule
+from ervlight.tasks.sft import SFTModule
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "grpo"
 SMALL = {"hidden_size": 32, "intermediate_size": 64, "vision_channels": 8, "audio_channels": 16,

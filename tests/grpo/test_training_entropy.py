@@ -10,7 +10,7 @@ import pytest
 import torch
 from grpo_stubs import PromptData, tiny_trainer
 
-from ervlight.grpo.module import GRPOModule
+from ervlight.tasks.grpo import GRPOModule
 
 
 def test_logged_entropy_is_the_exact_token_entropy(

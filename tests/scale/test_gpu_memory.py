@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
 from ervlight.scale.memory import Setup, Workload, plan_memory
 from ervlight.scale.models import DecoderShape, ModelSpec
-from transformers import Qwen2Config, Qwen2ForCausalLM
 
 pytestmark = pytest.mark.gpu
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_plan_bounds_the_measured_peak_of_a_step() -> None:
+def test_plan_is_within_a_quarter_of_the_measured_peak_of_a_step() -> None:
     config = Qwen2Config(
         vocab_size=32000,
         hidden_size=1024,

@@ -31,7 +31,8 @@ def test_config_runs_tiny(config: Path, tiny_bert_dir: Path, corpus_file: Path, 
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
         "--trainer.limit_test_batches", "1", "--trainer.logger", "false",
         "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_checkpointing", "false",
-        "--data.init_args.text.path", str(corpus_file),
+        "--data.init_args.text.path", str(corpus_file), "--data.init_args.text.source", "corpus",
+        "--trainer.accelerator", "cpu", "--trainer.precision", "32-true",
     ]  # fmt: skip
     fit = ["--model.init_args.backbone", str(tiny_bert_dir), "--model.init_args.export_dir", str(exported)]
     assert main(["fit", *tiny, *fit]) == 0

@@ -10,10 +10,12 @@ YAML (LightningCLI, ``data:`` section)::
         num_frames: 8
         image_size: 224
 
-Stages and splits: official sources (``dfew``, ``mafw``) read ``train`` for training and ``test`` for
-validation, test and prediction unless a source names its split. MAFW and DFEW have no validation split, so
-validating on the fold's test list is the common (optimistic) practice; give ``val`` sources to do otherwise.
-``val``/``test``/``predict`` default to the ``train`` sources that are official datasets (JSON sources have no
+Stages and splits: official sources (``dfew``, ``mafw``) read ``train`` for training and ``test`` for test and
+prediction unless a source names its split. MAFW and DFEW have no validation split and the test lists must not
+choose checkpoints, so validation is either a stratified share of the training list (``val_fraction``, seeded by
+``val_seed``, see :mod:`ervlight.data.holdout`; these arguments are saved in the hyperparameters, hence in every
+checkpoint) or explicit ``val`` sources; without either there is no validation. ``test``/``predict`` default to
+``val`` sources when given, else to the ``train`` sources that are official datasets (JSON sources have no
 held-out part). Datasets are built per modality by one method each (:attr:`ERVDataModule.dataset_builders`) and
 batched by that modality's collate (:attr:`ERVDataModule.collate_fns`); this module implements ``media``
 (-> :class:`~ervlight.data.batch.MediaBatch`) and ``text`` (verifier texts from ``text:``, read by
@@ -42,6 +44,7 @@ from ervlight.data.cache import SampleCache
 from ervlight.data.clip_decoder import AudioPolicy, AudioSpan, ClipDecoder, ShortClipPolicy
 from ervlight.data.dataset import BadSamplePolicy, ClipDataset, collate_media
 from ervlight.data.errors import DatasetFormatError, DatasetLayoutError
+from ervlight.data.holdout import stratified_holdout
 from ervlight.data.records import InvalidRow, SplitListing
 from ervlight.data.registry import get_dataset_kind, read_source
 from ervlight.data.resumable import ResumableLoader, ResumableSampler
@@ -70,10 +73,13 @@ class ERVDataModule(LightningDataModule):
 
     Args:
         train: sources of the training split (a list of :class:`~ervlight.data.sources.DataSource` mappings).
-        val: sources for validation (default: the official ``train`` sources' ``test`` lists).
-        test: sources for testing (default: as ``val``).
+        val: sources for validation (default: none, or the ``val_fraction`` share of the training list).
+        test: sources for testing (default: ``val`` when given, else the official ``train`` sources' test lists).
         predict: sources for prediction (default: as ``test``).
         fold: official fold 1..5 for sources that do not name one.
+        val_fraction: share of each (dataset, label) stratum of the training list held out for validation
+            (``0``: none); only without ``val`` sources.
+        val_seed: seed of that split (the same list, fraction and seed give the same split).
         modality: ``media`` (clips -> :class:`MediaBatch`) or ``text`` (verifier texts -> :class:`TextBatch`).
         text: the text data of ``modality: text`` (path, source kind, label space, soft targets, splitting).
         num_frames: frames per clip ``T`` (reference: 8).
@@ -115,6 +121,8 @@ class ERVDataModule(LightningDataModule):
         test: list[DataSource] | None = None,
         predict: list[DataSource] | None = None,
         fold: int = 1,
+        val_fraction: float = 0.0,
+        val_seed: int = 0,
         modality: str = "media",
         text: TextSourceConfig | None = None,
         num_frames: int = 8,
@@ -151,6 +159,12 @@ class ERVDataModule(LightningDataModule):
             text = TextSourceConfig(**text)
         self.sources = {"train": train or [], "val": val, "test": test, "predict": predict}
         self.fold, self.modality = fold, modality
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+        if val_fraction and val is not None:
+            raise ValueError("give either val sources or val_fraction, not both")
+        self.val_fraction, self.val_seed = val_fraction, val_seed
+        self._holdout: tuple[SplitListing, SplitListing] | None = None
         self.train_sampling, self.eval_sampling = train_sampling, eval_sampling
         self.require_targets, self.bad_sample_policy = require_targets, bad_sample_policy
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
@@ -196,11 +210,35 @@ class ERVDataModule(LightningDataModule):
             return list(self.sources["test"])
         if split in ("test", "predict") and self.sources["val"] is not None:
             return list(self.sources["val"])
+        if split == "val":
+            return list(self.sources["train"] or []) if self.val_fraction else []
         official = [s for s in self.sources["train"] or [] if get_dataset_kind(s.kind).official_splits]
         return official if split != "train" else []
 
     def read_split(self, split: str) -> SplitListing:
         """Read every source of a split into one listing (missing clips and bad rows reported, not raised)."""
+        if self.val_fraction and split in ("train", "val"):
+            return self._held_out()[split == "val"]
+        return self._read(split)
+
+    def _held_out(self) -> tuple[SplitListing, SplitListing]:
+        """The training listing split into ``(train, val)`` by :func:`stratified_holdout` (read once)."""
+        if self._holdout is None:
+            listing = self._read("train")
+            train, val = stratified_holdout(listing.records, self.val_fraction, self.val_seed)
+            if not val:
+                raise DatasetLayoutError(
+                    "val", f"val_fraction={self.val_fraction} holds out no training clip"
+                )
+            log.info("val: %d of %d training clips held out (seed %d)", len(val), len(listing), self.val_seed)
+            self._holdout = (
+                SplitListing("train", train, listing.missing, listing.invalid, listing.warnings),
+                SplitListing("val", [r.with_split("val") for r in val]),
+            )
+        return self._holdout
+
+    def _read(self, split: str) -> SplitListing:
+        """Read the sources of a split as listed (no hold-out)."""
         listing = SplitListing(name=split)
         for source in self.split_sources(split):
             official = get_dataset_kind(source.kind).official_splits

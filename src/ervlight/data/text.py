@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ervlight.data.batch import TextBatch
+from ervlight.data.goemotions import read_goemotions
 from ervlight.data.text_sources import (
     TextExample,
     TextSource,
@@ -47,6 +48,7 @@ _SOURCE_SPLITS: dict[str, dict[str, str | None]] = {
     "corpus": {"train": "train", "val": "val", "test": "test", "predict": "test"},
     "emer": {"train": "train", "val": None, "test": None, "predict": None},
     "mafw_captions": {"train": "train", "val": "test", "test": "test", "predict": "test"},
+    "goemotions": {"train": "train", "val": "val", "test": "test", "predict": "test"},
 }
 
 
@@ -56,7 +58,7 @@ class TextSourceConfig:
 
     Attributes:
         path: the verifier corpus (JSONL/CSV), an EMER-style JSON file, or a MAFW root / caption list.
-        source: ``corpus``, ``emer`` or ``mafw_captions``.
+        source: ``corpus``, ``emer``, ``mafw_captions`` or ``goemotions`` (:mod:`ervlight.data.goemotions`).
         label_space: the verifier's labels (``goemotions`` multi-label; ``mafw``/``dfew`` single-label).
         soft: train on the corpus's teacher probabilities (``probs``) instead of hard labels.
         sentences: split paragraphs into sentences (each keeps its paragraph's labels).
@@ -88,9 +90,16 @@ class TextSourceConfig:
         source_split = _SOURCE_SPLITS[self.source][split]
         if source_split is None:
             return None
-        examples = read_text_source(
-            self.path, self.source, self.label_space, source_split, self.soft, self.dataset, fold
-        )
+        if self.source == "goemotions":
+            if self.soft:
+                raise ValueError(
+                    "soft targets need the verifier corpus's 'probs'; GoEmotions has hard labels"
+                )
+            examples = read_goemotions(self.path, self.label_space, source_split)
+        else:
+            examples = read_text_source(
+                self.path, self.source, self.label_space, source_split, self.soft, self.dataset, fold
+            )
         if self.sentences:
             examples = split_examples(examples)
         if not examples:

@@ -33,7 +33,7 @@ __all__ = [
     "read_verifier_corpus",
 ]
 
-TextSource = Literal["corpus", "emer", "mafw_captions"]
+TextSource = Literal["corpus", "emer", "mafw_captions", "goemotions"]
 _LIST_SEPARATORS = (";", "|")
 
 
@@ -232,7 +232,7 @@ def read_text_source(
     dataset: str = "mafw",
     fold: int = 1,
 ) -> list[TextExample]:
-    """Read any text source by kind (``corpus``, ``emer``, ``mafw_captions``); see the readers for fields."""
+    """Read a text source by kind (``corpus``, ``emer``, ``mafw_captions``; ``goemotions``: :mod:`.goemotions`)."""
     if source == "corpus":
         return read_verifier_corpus(path, label_space, split=split, soft=soft)
     if soft:

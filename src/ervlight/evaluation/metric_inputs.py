@@ -32,8 +32,9 @@ def encode_completions(completions: Sequence[str], dataset: str, strict: bool = 
     """Parse completions and encode their answers in the label space named ``dataset``.
 
     The answer is the ``<answer>`` content, else the whole completion, as the accuracy reward reads it. ``strict``
-    (default, the reference rule and :class:`ervlight.rewards.AccuracyReward`'s default) only lower-cases and
-    strips before the dataset's synonym table; ``False`` also ignores punctuation and quotes.
+    (default, :class:`ervlight.rewards.AccuracyReward`'s default; not the reference code's rule, which is
+    :mod:`ervlight.protocol`) only lower-cases and strips before the dataset's synonym table; ``False`` also ignores
+    punctuation and quotes.
     """
     space = get_label_space(dataset)
     preds, formatted, rationales = [], [], []

@@ -1,4 +1,4 @@
-"""Rollout helpers: prompt contexts cut into micro-batches, batched log-prob passes, the reference model scope.
+"""Rollout helpers: prompt contexts cut into micro-batches and batched log-prob passes without gradient.
 
 The prompt context from :meth:`Policy.encode` is computed once per prompt; every pass here reuses it (rows
 repeated per sample, never re-encoded). Symbols: ``B`` prompts, ``G`` group size, ``N = B * G``, ``P`` prompt
@@ -7,18 +7,12 @@ positions, ``L`` completion tokens.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
-from torch import nn
 
 from ervlight.policy.base import Policy, PromptContext
 
 __all__ = [
-    "adapters_disabled",
     "context_rows",
-    "has_adapters",
     "micro_batches",
     "scored_logprobs",
 ]
@@ -89,20 +83,3 @@ def scored_logprobs(
             )
         scored = torch.cat(parts).float()  # [N, L]
     return scored.clone()  # inference tensors cannot enter the loss's autograd graph
-
-
-def has_adapters(policy: nn.Module) -> bool:
-    """Whether the policy carries peft adapters (its reference is then the same module with adapters off)."""
-    return bool(getattr(policy, "has_adapters", False))
-
-
-@contextlib.contextmanager
-def adapters_disabled(policy: nn.Module) -> Iterator[None]:
-    """Run the policy's base model inside the block (the policy's own ``adapters_disabled`` context)."""
-    scope = getattr(policy, "adapters_disabled", None)
-    if scope is None:
-        raise ValueError(
-            f"{type(policy).__name__} has no adapters_disabled() context: cannot use it as reference"
-        )
-    with scope():
-        yield

@@ -55,7 +55,7 @@ def loss_stats(summed: LossStats, beta: float) -> dict[str, float]:
     """Token-averaged ``kl``, ``entropy`` and clip ratios from summed :class:`LossStats` (all ranks).
 
     ``entropy`` here is the mean ``-log p`` of the sampled tokens (an unbiased estimate of the token entropy);
-    :func:`ervlight.grpo.training.optimise_rollout` replaces it by the exact mean entropy, as TRL logs it, when
+    :func:`ervlight.grpo.step.optimise_rollout` replaces it by the exact mean entropy, as TRL logs it, when
     the policy gives per-token entropies from its log-prob pass (:meth:`Policy.completion_scores`).
     """
     tokens = summed.tokens.clamp(min=1)

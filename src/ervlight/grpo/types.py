@@ -44,7 +44,8 @@ class Rollout(NamedTuple):
     """Everything one optimisation pass needs about ``B * G`` sampled completions (all detached).
 
     ``old_logprobs`` is ``None`` when a single update is made per rollout (the ratio is then exactly 1);
-    ``ref_logprobs`` is ``None`` when ``beta == 0``.
+    ``ref_logprobs`` is ``None`` when ``beta == 0``. ``group_size`` is ``G``: rows ``b * G .. b * G + G - 1``
+    are the completions of prompt ``b``.
     """
 
     completion_ids: torch.Tensor  # [B*G, L] long
@@ -56,6 +57,13 @@ class Rollout(NamedTuple):
     ref_logprobs: torch.Tensor | None  # [B*G, L] or None
     rewards: torch.Tensor  # [B*G, R] per-function rewards, unweighted
     total_rewards: torch.Tensor  # [B*G] weighted sum of the rewards
+    completion_lengths: torch.Tensor  # [B*G] long, tokens up to and including EOS before truncation masking
+    group_size: int  # G
+
+    @property
+    def num_prompts(self) -> int:
+        """``B``, prompts of the rollout."""
+        return int(self.completion_ids.shape[0]) // self.group_size
 
 
 class LossStats(NamedTuple):

@@ -19,10 +19,10 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 from torch.nn import functional
 
-from ervlight.base import BaseModule
 from ervlight.data.batch import TextBatch
 from ervlight.data.text import TextDataset
 from ervlight.labels import get_label_space
+from ervlight.tasks.base import BaseModule
 from ervlight.verifier.backbone import load_classifier
 from ervlight.verifier.metrics import VerifierMetrics
 from ervlight.verifier.scorer import VerifierScorer

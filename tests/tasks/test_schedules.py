@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ervlight.policy.schedule import WarmupCosineLR
+from ervlight.tasks.schedules import WarmupCosineLR
 
 
 def test_warmup_then_cosine() -> None:

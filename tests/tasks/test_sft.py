@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
 from ervlight.policy.backbones.tiny_omni import TinyOmni
-from ervlight.policy.sft import SFTModule
+from ervlight.tasks.sft import SFTModule
 from policy.media import synthetic_batch
 
 SMALL = {
@@ -47,7 +47,7 @@ def loader(batch: MediaBatch, repeats: int) -> DataLoader[MediaBatch]:
 def test_loss_covers_response_tokens_only(tmp_path: Path) -> None:
     module = make_module(tmp_path)
     batch = synthetic_batch(["happy", "sad"])
-    policy = module._decoder_policy()
+    policy = module.policy
     ids, mask = policy.tokenize_targets(batch.targets)  # type: ignore[arg-type]
     logprobs = policy.completion_logprobs(policy.encode(batch), ids, mask)
     torch.testing.assert_close(module.sft_loss(batch), -logprobs.sum() / mask.sum())

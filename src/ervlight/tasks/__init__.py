@@ -1,0 +1,37 @@
+"""ervlight's LightningModules (torchgeo's shape): a thin base, the policy task base and its SFT, GRPO and evaluation
+tasks, and the SFT learning-rate schedule.
+
+Names are imported on first use, so that ``ervlight.tasks.base`` (which the verifier's module derives from) loads
+without pulling in the policy tasks and their rewards.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ervlight.tasks.base import BaseModule
+    from ervlight.tasks.evaluation import EvaluationTask
+    from ervlight.tasks.grpo import GRPOModule
+    from ervlight.tasks.policy_task import PolicyTask
+    from ervlight.tasks.schedules import WarmupCosineLR
+    from ervlight.tasks.sft import SFTModule
+
+__all__ = ["BaseModule", "EvaluationTask", "GRPOModule", "PolicyTask", "SFTModule", "WarmupCosineLR"]
+
+_MODULES = {
+    "BaseModule": "ervlight.tasks.base",
+    "EvaluationTask": "ervlight.tasks.evaluation",
+    "GRPOModule": "ervlight.tasks.grpo",
+    "PolicyTask": "ervlight.tasks.policy_task",
+    "SFTModule": "ervlight.tasks.sft",
+    "WarmupCosineLR": "ervlight.tasks.schedules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a task class from its module on first access."""
+    if name not in _MODULES:
+        raise AttributeError(f"module 'ervlight.tasks' has no attribute {name!r}")
+    return getattr(importlib.import_module(_MODULES[name]), name)
