@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
-from ervlight.base import BaseModule
+from ervlight.tasks.base import BaseModule
 from ervlight.data.batch import MediaBatch
 from ervlight.labels import get_label_space
 from ervlight.policy.backbones.tiny_omni import TinyOmni

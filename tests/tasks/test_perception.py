@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
-from ervlight.perception import PerceptionModule, pooled_media
+from ervlight.tasks.perception import PerceptionModule, pooled_media
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from policy.media import synthetic_batch
 
