@@ -12,8 +12,8 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from ervlight.data.batch import MediaBatch
-from ervlight.tasks.perception import PerceptionModule, pooled_media
 from ervlight.policy.backbones.tiny_omni import TinyOmni
+from ervlight.tasks.perception import PerceptionModule, pooled_media
 from policy.media import synthetic_batch
 
 LABELS = ["happy", "sad", "angry", "happy", "sad", "angry"]

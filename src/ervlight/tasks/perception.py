@@ -22,10 +22,10 @@ import torch.nn.functional as F  # noqa: N812
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
-from ervlight.tasks.base import BaseModule
 from ervlight.data.batch import MediaBatch
 from ervlight.labels import get_label_space
 from ervlight.policy.backbones.tiny_omni import TinyOmni
+from ervlight.tasks.base import BaseModule
 
 __all__ = ["PerceptionModule", "pooled_media"]
 
