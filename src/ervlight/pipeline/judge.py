@@ -19,7 +19,8 @@ import torch
 from ervlight.data.text_sources import TextExample, read_verifier_corpus
 from ervlight.labels import get_label_space
 from ervlight.verifier.bag_of_words import fit_bag_of_words
-from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer, select_labels
+from ervlight.verifier.rationales import select_labels
+from ervlight.verifier.scorer import SentenceVerifier, VerifierScorer
 
 __all__ = ["held_out_figures", "train_judge"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -26,6 +27,7 @@ from ervlight.data.batch import MediaBatch
 from ervlight.labels import get_label_space
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.base import BaseModule
+from ervlight.tasks.schedules import WarmupCosineLR
 
 __all__ = ["PerceptionModule", "pooled_media"]
 
@@ -137,6 +139,15 @@ class PerceptionModule(BaseModule):
                 accuracy = 100.0 * correct / total
                 self.held_out[name] = {"accuracy": round(accuracy, 2), "clips": total}
                 self.log(f"val/{name}/accuracy", accuracy)
+
+    def configure_optimizers(self) -> Any:
+        """The injected optimizer and scheduler; a :class:`WarmupCosineLR` without ``total_steps`` gets the run's."""
+        configured = super().configure_optimizers()
+        if isinstance(configured, dict):
+            scheduler = configured["lr_scheduler"]["scheduler"]
+            if isinstance(scheduler, WarmupCosineLR) and scheduler.total_steps is None:
+                scheduler.total_steps = int(self.trainer.estimated_stepping_batches)
+        return configured
 
     def on_fit_end(self) -> None:
         """Save the policy and ``perception.json`` (held-out accuracy of the last validation) to ``policy_dir``."""
