@@ -128,6 +128,18 @@ def run_lightning(args: Sequence[str] | None = None) -> None:
     )
 
 
+def _cause(error: BaseException, kind: type[Exception]) -> BaseException | None:
+    """``error`` or the first exception of its cause/context chain that is a ``kind`` (jsonargparse wraps them)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ervlight`` and ``python -m ervlight``; returns the exit code."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -141,7 +153,16 @@ def main(args: Sequence[str] | None = None) -> int:
     if name in COMMANDS:
         return COMMANDS[name].load()(rest)
     if name in LIGHTNING_SUBCOMMANDS:
-        run_lightning(None if args is None else argv)
+        from ervlight.data.errors import DataError
+
+        try:
+            run_lightning(None if args is None else argv)
+        except Exception as error:  # a data tree, list or kind the user named: one line, no traceback
+            cause = _cause(error, DataError)
+            if cause is None:
+                raise
+            print(f"ervlight {name}: {cause}", file=sys.stderr)
+            return 2
         return 0
     print(f"ervlight: unknown command {name!r}\n\n{_overview()}", file=sys.stderr)
     return 2

@@ -23,8 +23,9 @@ def test_inspect_dfew_json(dfew_root: Path, capsys: pytest.CaptureFixture[str]) 
     assert (train["clips"], train["readable"], train["missing"], train["unreadable"]) == (9, 9, [], [])
     assert train["classes"] == {"happy": 1, "sad": 2, "neutral": 2, "angry": 2, "surprise": 1, "fear": 1}
     assert train["duration_s"] == {"min": 2.0, "median": 2.0, "mean": 2.0, "max": 2.0}
-    assert test["classes"] == {"happy": 1, "disgust": 1}
+    assert test["classes"] == {"happy": 1, "disgust": 2}  # listed clips: the missing 00011 is a disgust clip
     assert [m["id"] for m in test["missing"]] == ["00011"]
+    assert (test["clips"], test["readable"]) == (3, 2)
 
 
 def test_inspect_dfew_frames(dfew_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,7 +52,7 @@ def test_inspect_mafw_unreadable_and_no_audio(
         capsys, "--dataset", "mafw", "--root", str(root), "--view", "compound", "--fold", "3"
     )
     test = report["splits"]["test"]
-    assert (test["clips"], test["readable"]) == (1, 1)
+    assert (test["clips"], test["readable"]) == (2, 1)  # listed = readable + missing + unreadable
     assert [m["id"] for m in test["missing"]] == ["00903"]
     train = report["splits"]["train"]
     assert train["clips"] == 10

@@ -34,7 +34,8 @@ class MediaProbe(BaseModule):
         return self._step(batch)
 
     def validation_step(self, batch: MediaBatch, batch_idx: int) -> None:
-        self.log("val/loss", self._step(batch), batch_size=len(batch))
+        if len(batch):  # a batch of only unreadable clips (here the missing DFEW 00011) holds no sample
+            self.log("val/loss", self._step(batch), batch_size=len(batch))
 
 
 def _overrides(mafw_root: Path, dfew_root: Path) -> list[str]:

@@ -116,7 +116,7 @@ def _damaged_mafw(mafw_root: Path, tmp_path: Path) -> Path:
     return root
 
 
-def test_skip_policy_drops_in_eval_and_replaces_in_training(
+def test_skip_policy_drops_bad_clips_in_eval_and_training(
     mafw_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = _damaged_mafw(mafw_root, tmp_path)
@@ -126,21 +126,23 @@ def test_skip_policy_drops_in_eval_and_replaces_in_training(
     val = _all(dm.val_dataloader())[0]
     assert val.clip_ids == ["00019"]
     assert [(clip, kind) for clip, kind, _ in val.skipped] == [("05120", "empty"), ("18000", "corrupt")]
+    assert [(u.clip_id, u.label_name, u.kind) for u in val.unreadable] == [
+        ("05120", "sadness", "empty"),
+        ("18000", "disappointment", "corrupt"),
+    ]
     train = _all(dm.train_dataloader())
-    assert sum(len(b) for b in train) == 10  # fold-2 train holds both bad clips; replaced by the next clips
+    served = [clip for b in train for clip in b.clip_ids]
+    assert len(served) == 8  # the 10 fold-2 training clips less the two bad ones
+    assert len(set(served)) == 8  # none served twice
     assert sorted(clip for b in train for clip, _, _ in b.skipped) == ["05120", "18000"]
+    assert all(b.unreadable == [] for b in train)  # training batches carry no evaluation bookkeeping
     for batch in [val, *train]:
         dm.on_after_batch_transfer(batch, 0)
-    assert dm.skip_summary() == [
-        "  epoch 0: skipped 4 clips (empty: 2, corrupt: 2): 05120, 18000, "
-        + ", ".join(sorted(clip for b in train for clip, _, _ in b.skipped if False))
-        if False
-        else dm.skip_summary()[0]
-    ]
-    assert dm.skip_summary()[0].startswith(" epoch 0: skipped 4 clips (")
+    assert dm.skip_summary() == [" epoch 0: skipped 2 clips (corrupt: 1, empty: 1): 05120, 18000"]
     with caplog.at_level(logging.WARNING, logger="ervlight.data.datamodule"):
         dm.teardown("fit")
-    assert "skipped 4 clips" in caplog.text
+        dm.teardown("fit")
+    assert caplog.text.count("skipped 2 clips") == 1
 
 
 def test_fail_policy_raises_with_the_file(mafw_root: Path, tmp_path: Path) -> None:

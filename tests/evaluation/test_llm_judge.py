@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,9 @@ SECRET = "sk-test-0123456789-secret"
 
 # A behaviour per try, keyed by the rationale (the text after the blank line of the user message):
 # "ok:<reply>", "status:<code>", "busy:<Retry-After>" (a 429), "garbage" (an HTML error page),
-# "slow:<reply>" (answers after the client's timeout), "wait:<reply>" (answers after 0.1 s).
+# "slow:<reply>" (answers after the client's timeout), "wait:<reply>" (answers after 0.1 s),
+# "echo:<code>" (status <code> whose body repeats the request headers), "drip" (a 200 whose body comes one byte
+# per 0.5 s, for 10 s).
 Script = dict[str, list[str]]
 
 
@@ -62,7 +65,7 @@ class FakeChatServer:
                 rationale = body["messages"][0]["content"].split("\n\n", 1)[1]
                 with server.lock:
                     server.requests.append(body)
-                    server.headers.append(dict(self.headers))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     attempt = server.tries[rationale]
                     server.tries[rationale] += 1
                     server.in_flight += 1
@@ -84,6 +87,17 @@ class FakeChatServer:
                     self._send(429, b'{"error": {"message": "slow down"}}', {"Retry-After": arg})
                 elif kind == "garbage":
                     self._send(200, b"<html>502 Bad Gateway</html>")
+                elif kind == "echo":
+                    self._send(int(arg), json.dumps({"error": {"you_sent": dict(self.headers)}}).encode())
+                elif kind == "drip":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "20")
+                    self.end_headers()
+                    for _ in range(20):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.5)
                 else:
                     if kind in ("slow", "wait"):
                         time.sleep(0.6 if kind == "slow" else 0.1)
@@ -164,7 +178,7 @@ def test_answers_are_normalised_and_out_of_list_replies_are_unjudged(serve, tmp_
     assert body["messages"] == [
         {"role": "user", "content": REFERENCE_PROMPT.replace("{labels}", labels) + "\n\nr1"}
     ]
-    assert server.headers[0]["Authorization"] == f"Bearer {SECRET}"
+    assert server.headers[0]["authorization"] == f"Bearer {SECRET}"
 
 
 def test_cache_hits_send_nothing_and_the_key_covers_endpoint_model_and_prompt(serve, tmp_path: Path) -> None:
@@ -236,7 +250,7 @@ def test_key_variable_is_needed_only_for_requests_and_never_written(serve, tmp_p
         judge.judge(["new"], "dfew")
     keyless = make_judge(server, tmp_path, api_key_env=None)
     assert keyless.judge(["new"], "dfew") == ["sad"]
-    assert "Authorization" not in server.headers[-1]
+    assert "authorization" not in server.headers[-1]
 
 
 def test_concurrency_limit(serve, tmp_path: Path) -> None:
@@ -264,7 +278,11 @@ def test_invalid_configuration() -> None:
 
 def test_backoff_doubles_and_honours_retry_after_up_to_the_cap(serve, tmp_path, monkeypatch) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr("ervlight.evaluation.llm_judge.time.sleep", sleeps.append)
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    monkeypatch.setattr("ervlight.evaluation.llm_judge._pause", record)
     server = serve({"e": ["status:503"] * 3 + ["ok:sad"], "b": ["busy:0.5", "busy:120", "ok:sad"]})
     judge = make_judge(server, tmp_path, backoff_s=0.1, max_backoff_s=10.0, max_retries=3)
     assert judge.judge(["e"], "dfew") == ["sad"]
@@ -304,3 +322,95 @@ def test_judge_is_configurable_by_class_path() -> None:
         2,
         "OPENAI_API_KEY",
     )
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and every exception chained to it (cause and context)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        item = todo.pop()
+        if item is not None and all(item is not other for other in seen):
+            seen.append(item)
+            todo += [item.__cause__, item.__context__]
+    return seen
+
+
+def test_an_endpoint_echoing_the_headers_never_puts_the_key_in_errors_logs_or_files(serve, tmp_path, caplog):
+    server = serve({"e400": ["echo:400"], "e500": ["echo:500"], "e200": ["echo:200"]})
+    with caplog.at_level(logging.DEBUG), pytest.raises(LLMJudgeError, match="HTTP 400") as error:
+        make_judge(server, tmp_path).judge(["e400"], "dfew")
+    assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # the echo really holds the key
+    assert "Bearer [redacted]" in str(error.value)  # the body is shown, redacted
+    # a 5xx echo is retried then given up; a 200 echo is an unreadable reply (its excerpt is shown)
+    for rationale, expected in (("e500", "HTTP 500"), ("e200", "unreadable reply")):
+        with caplog.at_level(logging.DEBUG), pytest.raises(LLMJudgeError, match=expected) as failure:
+            make_judge(server, tmp_path, raise_on_failure=True).judge([rationale], "dfew")
+        assert (server.count(rationale), SECRET in str(failure.value)) == (3, False)
+    for chained in _chain(error.value) + _chain(failure.value):
+        assert SECRET not in str(chained)
+        assert SECRET not in repr(chained)
+        assert SECRET not in repr(vars(chained))
+    assert SECRET not in caplog.text
+    assert all(SECRET not in path.read_text() for path in tmp_path.rglob("*") if path.is_file())
+
+
+def test_failed_and_out_of_list_judgements_are_told_apart(serve, tmp_path: Path) -> None:
+    server = serve({"ok": ["ok:sad"], "odd": ["ok:purple"], "down": ["status:503"]})
+    judge = make_judge(server, tmp_path, max_retries=0)
+    assert judge.judge(["ok", "odd", "down"], "dfew") == ["sad", None, None]
+    reasons = [judge.unjudged_reason(r, "dfew") for r in ("ok", "odd", "down")]
+    assert reasons == [None, "out_of_list", "failed"]
+    assert (judge.last_stats.out_of_list, judge.last_stats.failures) == (1, 1)
+    assert judge.unjudged_reason("odd", "mafw") is None  # asked per dataset
+
+
+def test_a_dripping_reply_is_cut_at_the_total_deadline(serve, tmp_path: Path) -> None:
+    server = serve({"d": ["drip"]})
+    judge = make_judge(server, tmp_path, timeout_s=1.0, max_retries=0)
+    start = time.perf_counter()
+    assert judge.judge(["d"], "dfew") == [None]
+    elapsed = time.perf_counter() - start
+    assert 0.9 <= elapsed < 2.0  # the server would take 10 s; each byte arrives within the read timeout
+    assert (judge.last_stats.requests, judge.last_stats.failures) == (1, 1)
+    assert judge.unjudged_reason("d", "dfew") == "failed"
+
+
+def test_judging_from_inside_a_running_event_loop(serve, tmp_path: Path) -> None:
+    import asyncio
+
+    server = serve({"n": ["ok:neutral"]})
+    judge = make_judge(server, tmp_path)
+
+    async def notebook_cell() -> list[str | None]:
+        return judge.judge(["n"], "dfew")
+
+    assert asyncio.run(notebook_cell()) == ["neutral"]
+
+
+def test_without_the_sdk_one_line_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # import openai now raises ImportError
+    with pytest.raises(
+        LLMJudgeError, match=r"^LLMJudge needs the openai SDK: pip install 'ervlight\[judge\]'$"
+    ):
+        LLMJudge("http://127.0.0.1:1/v1", "m")
+
+
+def test_predictions_csv_says_failed_or_out_of_list(serve, tmp_path: Path) -> None:
+    import csv
+
+    from ervlight.evaluation.predictions import PredictionRecord
+    from ervlight.evaluation.report import build_report
+
+    server = serve({"fine": ["ok:sad"], "odd": ["ok:purple"], "down": ["status:503"]})
+    judge = make_judge(server, tmp_path / "cache", max_retries=0)
+    records = [
+        PredictionRecord(clip, "dfew", 1, "sad", f"<think>{rationale}</think><answer>sad</answer>")
+        for clip, rationale in (("a", "fine"), ("b", "odd"), ("c", "down"))
+    ]
+    records.append(PredictionRecord("d", "dfew", 1, "sad", "no tags at all"))
+    out = tmp_path / "report"
+    build_report(records, [judge], out, name="toy", tensorboard=False)
+    with (out / "predictions.csv").open(newline="") as handle:
+        cells = [row["judge:llm:judge-mini"] for row in csv.DictReader(handle)]
+    assert cells == ["sad", "out_of_list", "failed", ""]  # "d" has no rationale: nothing to judge

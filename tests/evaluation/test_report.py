@@ -205,3 +205,52 @@ def test_load_judge_from_class_path_yaml_and_bad_spec(tmp_path: Path) -> None:
     assert (type(judge).__name__, judge.name) == ("LLMJudge", "gpt")
     with pytest.raises(ValueError, match="expected a verifier folder"):
         report_cli.load_judge(str(tmp_path / "missing"))
+
+
+def test_report_figures_plot_the_report_numbers_in_each_format(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from ervlight.evaluation.report_files import write_figures
+
+    report = build_report(records(), [KeywordJudge()], None, name="toy")
+    figures = write_figures(report, tmp_path, ["svg", "pdf", "svg"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{stem}.{fmt}" for stem in figures for fmt in ("png", "pdf", "svg")
+    )
+    confusion = figures["confusion_dfew_fold1"].axes[0]
+    counts = np.asarray(report.groups[0].confusion, dtype=float)  # [C, C+1]
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    np.testing.assert_allclose(np.asarray(confusion.images[0].get_array()), shares)
+    sad_row = [t.get_text() for t in confusion.texts[8:16]]
+    assert sad_row == ["0", "1", "0", "0", "0", "0", "0", "1"]
+    assert confusion.get_xticklabels()[-1].get_text() == "unparseable"
+    recall = figures["per_class_recall_dfew"].axes[0]
+    assert [c.get_label() for c in recall.containers] == ["fold1", "fold2"]
+    assert [b.get_height() for b in recall.containers[0]][:2] == [1.0, 0.5]  # happy, sad of fold 1
+    agreement = figures["explanation_agreement"].axes[0]
+    assert [c.get_label() for c in agreement.containers] == ["WAR", "EEA", "EPC", "FCR", "FCR|correct"]
+    assert [b.get_height() for b in agreement.containers[1]] == pytest.approx([0.25, 0.5])  # EEA per fold
+    assert [t.get_text() for t in agreement.get_xticklabels()] == ["dfew/fold1", "dfew/fold2"]
+    assert plt.get_fignums() == []
+    out = tmp_path / "r"
+    build_report(records(), [KeywordJudge()], out, name="toy", figure_formats=["pdf"])
+    assert len(list(out.glob("*.pdf"))) == len(list(out.glob("*.png"))) == 4
+    assert not list(out.glob("*.svg"))
+    (events,) = (out / "tensorboard").glob("events.out.tfevents.*")
+    tags = EventAccumulator(str(events)).Reload().Tags()["images"]
+    assert sorted(tags) == sorted(f"toy/{stem}" for stem in figures)
+
+
+def test_report_command_figure_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    path = write_predictions(records(), tmp_path / "predictions.jsonl")
+    monkeypatch.setattr(report_cli, "load_judge", lambda spec: KeywordJudge(spec))
+    out = tmp_path / "report"
+    argv = ["--predictions", str(path), "--judge", "kw", "--out", str(out), "--no-tensorboard"]
+    assert report_cli.main([*argv, "--figure-format", "png", "svg"]) == 0
+    assert sorted(p.suffix for p in out.glob("explanation_agreement.*")) == [".png", ".svg"]
+    with pytest.raises(SystemExit) as error:
+        report_cli.main([*argv, "--figure-format", "jpg"])
+    assert error.value.code == 2
+    assert "argument --figure-format: invalid choice: 'jpg'" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from ervlight.evaluation.predictions import read_predictions
 from ervlight.policy import TinyOmni
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "eval" / "demo.yaml"
-#: DFEW-mini clips listed in fold 1's test CSV (see tests/conftest.py: fold = (id - 1) % 5 + 1; ids 11/12 dropped).
+#: DFEW-mini fold-1 test clips on disk (tests/mini_trees.py: fold = (id - 1) % 5 + 1; 00011 is listed but has no mp4).
 FOLD1_DFEW = {"00001", "00006"}
 
 
@@ -47,7 +47,10 @@ def test_ervlight_test_writes_predictions_and_report_reads_them(
             f"--trainer.default_root_dir={tmp_path}", f"--trainer.callbacks={json.dumps(writer)}"]  # fmt: skip
     assert main(argv) == 0
     records = read_predictions([predictions])
-    assert {r.clip_id for r in records} == FOLD1_DFEW
+    assert {r.clip_id for r in records if r.status == "ok"} == FOLD1_DFEW
+    assert [(r.clip_id, r.status, r.completion) for r in records if r.status != "ok"] == [
+        ("00011", "unreadable", "")
+    ]
     assert {(r.dataset, r.fold) for r in records} == {("dfew", 1)}
     monkeypatch.setattr(report_cli, "load_judge", lambda spec: KeywordJudge(spec))
     out = tmp_path / "report"
@@ -55,6 +58,11 @@ def test_ervlight_test_writes_predictions_and_report_reads_them(
     assert report_cli.main(["--predictions", str(predictions), "--judge", "kw", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     (group,) = metrics["groups"]
-    assert (group["dataset"], group["fold"], group["num_clips"]) == ("dfew", 1, 2)
+    assert (group["dataset"], group["fold"], group["num_clips"]) == (
+        "dfew",
+        1,
+        3,
+    )  # 00011 is listed, not on disk
+    assert group["clips"] == {"listed": 3, "evaluated": 2, "unreadable": 1, "scored": 3, "unjudged": 3}
     # an untrained policy's 6 tokens are never well formatted, so no rationale is judged
-    assert (group["metrics"]["format_rate"], group["metrics"]["unjudged"]) == (0.0, 2.0)
+    assert (group["metrics"]["format_rate"], group["metrics"]["unjudged"]) == (0.0, 3.0)

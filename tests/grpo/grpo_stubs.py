@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
@@ -122,9 +123,10 @@ def erv_rewards() -> list[dict[str, Any]]:
 
 
 def tiny_trainer(root: Path, max_steps: int, **overrides: Any) -> Trainer:
-    """A CPU trainer logging to TensorBoard under ``root``, no checkpoints, no progress bar."""
+    """A CPU trainer logging to TensorBoard under ``root`` (its root folder too), no checkpoints, no progress bar."""
     settings: dict[str, Any] = {
         "accelerator": "cpu",
+        "default_root_dir": root,
         "devices": 1,
         "max_steps": max_steps,
         "logger": TensorBoardLogger(root, name="grpo"),
@@ -137,3 +139,27 @@ def tiny_trainer(root: Path, max_steps: int, **overrides: Any) -> Trainer:
     }
     settings.update(overrides)
     return Trainer(**settings)
+
+
+class CompletionDump(Callback):
+    """Writes what ``predict_step`` returns, one JSON list of completions per batch, to ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.batches: list[list[str]] = []
+
+    def on_predict_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        *args: Any,
+    ) -> None:
+        """Keep the batch's completions."""
+        self.batches.append(list(outputs))
+
+    def on_predict_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Write every batch's completions."""
+        self.path.write_text("".join(json.dumps(batch) + "\n" for batch in self.batches))

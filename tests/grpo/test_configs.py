@@ -11,6 +11,8 @@ import yaml
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from ervlight.cli import main
+from ervlight.data.datamodule import ERVDataModule
+from ervlight.data.sources import DataSource
 from ervlight.labels import GOEMOTIONS
 from ervlight.verifier.backbone import default_backbone_path, label_kwargs
 
@@ -125,3 +127,39 @@ def test_demo_config_tiny_fit(
     checkpoints = sorted(p.name for p in tmp_path.rglob("*.ckpt"))
     # the monitored checkpoint exists only if the task metric (val/dfew/war) was logged
     assert checkpoints == ["epoch=0-step=2.ckpt", "last.ckpt"]
+
+
+def test_predict_with_a_grpo_config_returns_completions(
+    tmp_path: Path, emer_json: Path, dfew_root: Path
+) -> None:
+    """``ervlight predict`` on a GRPO preset: ``predict_step`` gives one completion per clip."""
+    out = tmp_path / "completions.jsonl"
+    policy = {
+        "pretrained": None,
+        "tokenizer_corpus": str(emer_json),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+    }
+    overrides = {
+        "trainer.default_root_dir": str(tmp_path),
+        "trainer.logger.init_args.save_dir": str(tmp_path),
+        "trainer.callbacks": json.dumps(
+            [{"class_path": "grpo_stubs.CompletionDump", "init_args": {"path": str(out)}}]
+        ),
+        "model.init_args.policy": json.dumps({"class_path": "ervlight.policy.TinyOmni", "init_args": policy}),
+        "model.init_args.rewards": json.dumps([{"name": "format"}, {"name": "accuracy"}]),
+        "model.init_args.max_completion_length": "4",
+        "model.init_args.datasets": '["dfew"]',
+        "data.init_args.predict": json.dumps([{"kind": "dfew", "root": str(dfew_root), "split": "test"}]),
+        "data.init_args.eval_batch_size": "3",
+    }
+    argv = ["predict", "--config", str(CONFIGS / "r1omni_baseline_demo.yaml")]
+    assert main([*argv, *(f"--{key}={value}" for key, value in overrides.items())]) == 0
+    batches = [json.loads(line) for line in out.read_text().splitlines()]
+    data = ERVDataModule(predict=[DataSource(kind="dfew", root=str(dfew_root), split="test")], fold=1)
+    data.setup("predict")
+    listed = len(data.datasets["predict"])  # type: ignore[arg-type]
+    on_disk = len(data.listings["predict"].records)  # the listed clip 00011 has no video: nothing generated
+    assert len(batches) == -(-listed // 3)
+    assert sum(len(batch) for batch in batches) == on_disk == listed - 1
+    assert all(isinstance(text, str) for batch in batches for text in batch)

@@ -95,6 +95,8 @@ def test_test_loop_logs_exact_metrics_per_dataset_and_reward_means(
     expected = {f"test/dfew/{key}": value for key, value in EXPECTED_DFEW.items()}
     expected |= {f"test/mafw/{key}": value for key, value in EXPECTED_MAFW.items()}
     expected |= {f"test/rewards/{name}": value for name, value in EXPECTED_REWARDS.items()}
+    expected |= {"test/dfew/listed": 8.0, "test/dfew/evaluated": 8.0, "test/dfew/unreadable": 0.0}
+    expected |= {"test/mafw/listed": 2.0, "test/mafw/evaluated": 2.0, "test/mafw/unreadable": 0.0}
     assert set(metrics) == set(expected)  # nothing for mafw_compound (no clip), nothing under val/
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(value, abs=1e-6), key
@@ -164,18 +166,21 @@ def test_cli_test_with_a_grpo_checkpoint(tmp_path: Path, emer_json: Path, dfew_r
         == 0
     )
     records = [json.loads(line) for line in predictions.read_text().splitlines()]
-    # DFEW-mini fold 1 test split: clips 1 (happy) and 6 (disgust) have videos; clip 11 has none and is skipped
-    assert [(r["dataset"], r["clip_id"], r["gold"], r["fold"]) for r in records] == [
-        ("dfew", "00001", "happy", 1),
-        ("dfew", "00006", "disgust", 1),
+    # DFEW-mini fold 1 test split: clips 1 (happy) and 6 (disgust) have videos; clip 11 has none: it is written as
+    # unreadable with an empty completion and counted as a wrong answer
+    assert [(r["dataset"], r["clip_id"], r["gold"], r["fold"], r["status"]) for r in records] == [
+        ("dfew", "00001", "happy", 1, "ok"),
+        ("dfew", "00006", "disgust", 1, "ok"),
+        ("dfew", "00011", "disgust", 1, "unreadable"),
     ]
+    assert records[2]["completion"] == ""
     scalars = _tensorboard_scalars(tmp_path)
     assert {"test/dfew/war", "test/dfew/uar", "test/dfew/format_rate", "test/rewards/accuracy"} <= set(
         scalars
     )
     preds = encode_completions([r["completion"] for r in records], "dfew").preds  # [N]
     target = encode_targets([r["gold"] for r in records], "dfew")  # [N]
-    # the logged WAR is the one of the written completions
+    # the logged WAR is the one of the written completions (the unreadable clip's empty one included)
     assert scalars["test/dfew/war"] == pytest.approx(float(war(preds, target, 7)))
 
 

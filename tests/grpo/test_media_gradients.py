@@ -13,14 +13,9 @@ from ervlight.data.batch import MediaBatch
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.grpo import GRPOModule
 from policy.media import synthetic_batch
+from tiny_models import tiny_omni_kwargs
 
-SMALL = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "vision_channels": 8,
-    "audio_channels": 16,
-    "vocab_size": 400,
-}
+SMALL = tiny_omni_kwargs()
 
 
 def _module(micro_batch_size: int | None) -> GRPOModule:

@@ -29,10 +29,10 @@ from ervlight.data.sources import DataSource
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.grpo import GRPOModule
 from ervlight.tasks.sft import SFTModule
+from tiny_models import tiny_omni_kwargs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "grpo"
-SMALL = {"hidden_size": 32, "intermediate_size": 64, "vision_channels": 8, "audio_channels": 16,
-         "vocab_size": 300, "image_size": 16, "instruction": "Which emotion?"}  # fmt: skip
+SMALL = tiny_omni_kwargs(vocab_size=300, image_size=16, instruction="Which emotion?")
 
 
 class ClipLog(Callback):

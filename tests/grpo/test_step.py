@@ -47,6 +47,10 @@ class FakeLightning:
         """One process: the value itself."""
         return value
 
+    def gather_rows(self, value: torch.Tensor) -> torch.Tensor:
+        """One process: the rows themselves."""
+        return value
+
     @property
     def world_size(self) -> int:
         """One process."""
@@ -125,6 +129,10 @@ def test_one_update_equals_one_full_batch_backward(make_module: Callable[..., GR
     )
     loss, _ = reference.loss_fn(logprobs.float(), rollout.completion_mask, rollout.advantages, normaliser)
     loss.backward()
+    grads = [p.grad for p in reference.policy.parameters() if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    assert result.logs["grad_norm"] == pytest.approx(norm.item(), rel=1e-6)
+    assert result.logs["learning_rate"] == 0.05
     with torch.no_grad():
         for param in reference.policy.parameters():
             if param.grad is not None:

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01_explore_data.ipynb", "02_rewards_and_verifier.ipynb", "03_consistency_report.ipynb"]
+NAMES = [
+    "01_explore_data.ipynb",
+    "02_rewards_and_verifier.ipynb",
+    "03_consistency_report.ipynb",
+    "04_grpo.ipynb",
+]
 
 
 def test_notebooks_are_stored_without_outputs() -> None:

@@ -20,6 +20,7 @@ from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.policy.decoder import truncate_prompt_ids
 from policy.media import synthetic_batch
 from policy.test_qwen_omni import omni_folder  # noqa: F401  (the tiny Qwen2.5-Omni folder fixture)
+from tiny_models import tiny_omni_kwargs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "grpo"
 PROMPTS = ["Describe a smiling face and a crying face.", "sad", "He laughs loudly and smiles at his friend."]
@@ -101,13 +102,7 @@ def test_causal_lm_round_trip_keeps_the_cap(tokenizer: PreTrainedTokenizerFast, 
     assert ids.shape[1] == 7
 
 
-SMALL = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "vision_channels": 8,
-    "audio_channels": 16,
-    "vocab_size": 400,
-}
+SMALL = tiny_omni_kwargs()
 
 
 def test_tiny_omni_counts_text_tokens_only_and_round_trips(tmp_path: Path) -> None:

@@ -11,14 +11,9 @@ import torch
 from ervlight.policy import FinetuneConfig, SamplingConfig
 from ervlight.policy.backbones.tiny_omni import TinyOmni, corpus_texts
 from policy.media import synthetic_batch
+from tiny_models import tiny_omni_kwargs
 
-SMALL = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "vision_channels": 8,
-    "audio_channels": 16,
-    "vocab_size": 400,
-}
+SMALL = tiny_omni_kwargs()
 
 
 @pytest.fixture

@@ -145,7 +145,7 @@ def _line(**change: Any) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{not json\n" + _line() + "\n", ":1: not JSON"),
+        ("{not json\n" + _line() + "\n", ":1: not a JSON object"),
         (_line() + "\n" + _line(coherence=7) + "\n", ":2: coherence must be an integer 1..5, got 7"),
         (_line(emotion="joy") + "\n", ":1: emotion 'joy' is not a dfew label nor null"),
         (_line(dataset="nope") + "\n", ":1: unknown dataset 'nope'"),

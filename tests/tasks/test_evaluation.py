@@ -16,14 +16,9 @@ from ervlight.evaluation.predictions import PredictionWriter, read_predictions
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks import EvaluationTask, SFTModule
 from ervlight.tasks.policy_task import PolicyTask
+from tiny_models import tiny_omni_kwargs
 
-SMALL = {
-    "hidden_size": 48,
-    "intermediate_size": 96,
-    "vision_channels": 8,
-    "audio_channels": 16,
-    "vocab_size": 400,
-}
+SMALL = tiny_omni_kwargs(hidden_size=48, intermediate_size=96)
 EVAL_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "eval" / "demo.yaml"
 
 

@@ -14,14 +14,9 @@ from ervlight.data.batch import MediaBatch
 from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.sft import SFTModule
 from policy.media import synthetic_batch
+from tiny_models import tiny_omni_kwargs
 
-SMALL = {
-    "hidden_size": 48,
-    "intermediate_size": 96,
-    "vision_channels": 8,
-    "audio_channels": 16,
-    "vocab_size": 400,
-}
+SMALL = tiny_omni_kwargs(hidden_size=48, intermediate_size=96)
 LABELS = ["happy", "sad", "angry", "happy"]
 
 

@@ -9,10 +9,40 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
-__all__ = ["MediaBatch", "TextBatch"]
+__all__ = ["MediaBatch", "TextBatch", "UnreadableClip", "UnreadablePolicy"]
+
+#: what evaluation does with a listed clip that cannot be read: ``wrong`` counts it as a wrong (unparseable)
+#: answer, ``readable_only`` leaves it out of the metrics (it is still counted as unreadable).
+UnreadablePolicy = Literal["wrong", "readable_only"]
+
+
+@dataclass
+class UnreadableClip:
+    """A listed evaluation clip that could not be read (missing, empty, corrupt…), kept so metrics can count it.
+
+    Not frozen: Lightning rebuilds the dataclasses of a batch field by field when it moves it to a device.
+
+    Attributes:
+        clip_id: the clip's id.
+        dataset: label-space name of its gold label.
+        label: class index of the gold label (``-1`` if unknown).
+        label_name: canonical gold label (``""`` if unknown).
+        kind: the error's short tag (``missing``, ``empty``, ``corrupt``…).
+        message: the error, naming the file.
+        index: the clip's index in its dataset (the sampler's index; ``-1`` when unknown).
+    """
+
+    clip_id: str
+    dataset: str
+    label: int
+    label_name: str
+    kind: str
+    message: str
+    index: int = -1
 
 
 @dataclass
@@ -34,7 +64,9 @@ class MediaBatch:
         targets: reasoning targets ``<think>…</think>\\n<answer>…</answer>`` for SFT, ``None`` where absent.
         captions: dataset captions (MAFW ``with_caption``), ``None`` where absent.
         skipped: clips dropped from this batch by the skip policy, as ``(clip_id, kind, message)``
-            (evaluation batches may therefore hold fewer than ``batch_size`` samples).
+            (batches may therefore hold fewer than ``batch_size`` samples, or none).
+        unreadable: evaluation only: the listed clips of this batch that could not be read, with their labels.
+        unreadable_policy: how evaluation counts :attr:`unreadable` (:data:`UnreadablePolicy`).
     """
 
     clip_ids: list[str]
@@ -51,6 +83,8 @@ class MediaBatch:
     targets: list[str | None] = field(default_factory=list)
     captions: list[str | None] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    unreadable: list[UnreadableClip] = field(default_factory=list)
+    unreadable_policy: UnreadablePolicy = "wrong"
 
     def __len__(self) -> int:
         return len(self.clip_ids)

@@ -33,13 +33,14 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from ervlight.data.batch import MediaBatch, UnreadablePolicy
 from ervlight.data.cache import SampleCache
 from ervlight.data.clip_decoder import AudioPolicy, AudioSpan, ClipDecoder, ShortClipPolicy
 from ervlight.data.dataset import BadSamplePolicy, ClipDataset, collate_media
@@ -109,7 +110,11 @@ class ERVDataModule(LightningDataModule):
             every rank. A resumed run keeps its checkpoint's seed.
         pin_memory: pin batches in page-locked memory (GPU training).
         bad_sample_policy: unreadable clips and rows: ``skip`` (count, leave out, summarise per epoch; default)
-            or ``fail``.
+            or ``fail`` (see :mod:`ervlight.data.dataset` for what replaces a skipped training clip).
+        unreadable_policy: evaluation splits (val/test/predict) keep every listed clip: one that is missing on
+            disk or cannot be decoded travels in :attr:`MediaBatch.unreadable` and counts as a wrong answer
+            (``wrong``, default) or is left out of the metrics (``readable_only``); it is counted as unreadable
+            either way.
         cache_dir: folder of an on-disk cache of decoded clips (deterministic sampling only); ``None``: no cache.
         preprocessor: replaces the default frame/audio preprocessing (e.g. a policy's own processor).
     """
@@ -147,6 +152,7 @@ class ERVDataModule(LightningDataModule):
         data_seed: int | None = None,
         pin_memory: bool = False,
         bad_sample_policy: BadSamplePolicy = "skip",
+        unreadable_policy: UnreadablePolicy = "wrong",
         cache_dir: str | None = None,
         preprocessor: MediaPreprocessor | None = None,
     ) -> None:
@@ -167,6 +173,11 @@ class ERVDataModule(LightningDataModule):
         self._holdout: tuple[SplitListing, SplitListing] | None = None
         self.train_sampling, self.eval_sampling = train_sampling, eval_sampling
         self.require_targets, self.bad_sample_policy = require_targets, bad_sample_policy
+        if unreadable_policy not in get_args(UnreadablePolicy):
+            raise ValueError(
+                f"unreadable_policy must be one of {', '.join(get_args(UnreadablePolicy))}, got {unreadable_policy!r}"
+            )
+        self.unreadable_policy: UnreadablePolicy = unreadable_policy
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.pin_memory, self.cache_dir = num_workers, pin_memory, cache_dir
         self.data_seed = data_seed
@@ -196,8 +207,9 @@ class ERVDataModule(LightningDataModule):
         }
         self.datasets: dict[str, Dataset | None] = {}
         self.listings: dict[str, SplitListing] = {}
-        self.skipped: dict[tuple[str, int], Counter[str]] = {}
-        self._skipped_ids: dict[tuple[str, int], list[str]] = {}
+        #: (stage, epoch) -> skipped clip id -> reason (each clip once, however often it was tried).
+        self.skipped: dict[tuple[str, int], dict[str, str]] = {}
+        self._logged: set[tuple[str, int]] = set()
         self._epoch_key: tuple[str, int] | None = None
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -257,7 +269,15 @@ class ERVDataModule(LightningDataModule):
         if listing.missing:
             ids = ", ".join(m.clip_id for m in listing.missing[:_SHOWN])
             more = "…" if len(listing.missing) > _SHOWN else ""
-            log.warning("%s: %d listed clips are not on disk (%s%s)", split, len(listing.missing), ids, more)
+            counted = "" if split == "train" else f" (counted as unreadable: {self.unreadable_policy})"
+            log.warning(
+                "%s: %d listed clips are not on disk (%s%s)%s",
+                split,
+                len(listing.missing),
+                ids,
+                more,
+                counted,
+            )
         if listing.invalid:
             first = listing.invalid[0]
             if self.bad_sample_policy == "fail":
@@ -267,7 +287,7 @@ class ERVDataModule(LightningDataModule):
             log.warning(
                 "%s: %d rows skipped, first: %s: %s", split, len(listing.invalid), first.source, first.reason
             )
-        if not listing.records:
+        if not (listing.records if split == "train" else listing.listed()):
             raise DatasetLayoutError(split, "no usable clip in this split's sources")
 
     # -- datasets -----------------------------------------------------------------------------------------------
@@ -282,9 +302,9 @@ class ERVDataModule(LightningDataModule):
         cache = (
             SampleCache(self.cache_dir, self._cache_params(sampling)) if self.cache_dir is not None else None
         )
-        return ClipDataset(
-            listing.records, self.decoder, self.preprocessor, train, sampling, self.bad_sample_policy, cache
-        )
+        records = listing.records if train else listing.listed()  # evaluation counts missing clips too
+        return ClipDataset(records, self.decoder, self.preprocessor, train, sampling, self.bad_sample_policy,
+                           cache, self.unreadable_policy)  # fmt: skip
 
     def _text_dataset(self, split: str) -> Dataset | None:
         """The verifier text dataset of a split (``None`` when the text source has none for it)."""
@@ -326,13 +346,18 @@ class ERVDataModule(LightningDataModule):
             raise DatasetLayoutError(split, f"no sources configured for the {split} split")
         return dataset
 
+    def _collate(self, dataset: Dataset) -> Callable[[list[Any]], Any]:
+        """The collate of a dataset: a clip dataset's own (stand-ins, unreadable clips), else the modality's."""
+        return dataset.collate if isinstance(dataset, ClipDataset) else self.collate_fns[self.modality]
+
     def _loader(self, split: str) -> DataLoader:
         """The in-order DataLoader of an evaluation split (Lightning shards it under several processes)."""
+        dataset = self._dataset(split)
         return DataLoader(
-            self._dataset(split),
+            dataset,
             batch_size=self.eval_batch_size,
             shuffle=False,
-            collate_fn=self.collate_fns[self.modality],
+            collate_fn=self._collate(dataset),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             worker_init_fn=seed_worker,
@@ -356,7 +381,7 @@ class ERVDataModule(LightningDataModule):
             batch_size=self.batch_size,
             epoch_batches=self._epoch_batches,
             checkpoint=str(self.trainer.ckpt_path) if self.trainer and self.trainer.ckpt_path else None,
-            collate_fn=self.collate_fns[self.modality],
+            collate_fn=self._collate(dataset),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             worker_init_fn=seed_worker,
@@ -399,42 +424,50 @@ class ERVDataModule(LightningDataModule):
 
     # -- skip bookkeeping ---------------------------------------------------------------------------------------
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Count the clips a batch had to skip; log the previous epoch's summary when a new epoch starts."""
+        """Note the clips a batch skipped; log the summary of an epoch once the stage has moved past it."""
         trainer = self.trainer
         key = (
             str(trainer.state.stage.value) if trainer and trainer.state.stage else "",
             trainer.current_epoch if trainer else 0,
         )
         if key != self._epoch_key:
-            self._log_summary(self._epoch_key)
+            self._log_finished(key)
             self._epoch_key = key
-        skipped = getattr(batch, "skipped", None)
-        if skipped:
-            self.skipped.setdefault(key, Counter()).update(kind for _, kind, _ in skipped)
-            self._skipped_ids.setdefault(key, []).extend(clip_id for clip_id, _, _ in skipped)
+        skipped = batch.skipped if isinstance(batch, MediaBatch) else []
+        for clip_id, kind, _ in skipped:
+            self.skipped.setdefault(key, {}).setdefault(clip_id, kind)
         return batch
 
     def skip_summary(self, key: tuple[str, int] | None = None) -> list[str]:
-        """One line per (stage, epoch) with skipped clips (or only ``key``): counts per reason and the first ids."""
+        """One line per (stage, epoch) with skipped clips (or only ``key``): clips per reason, the first ids (sorted).
+
+        Each clip counts once per stage and epoch, however many times it was tried (a training clip can be tried
+        again as a stand-in).
+        """
         lines = []
-        for (stage, epoch), counts in sorted(self.skipped.items()):
+        for (stage, epoch), clips in sorted(self.skipped.items()):
             if key is not None and (stage, epoch) != key:
                 continue
-            reasons = ", ".join(f"{kind}: {n}" for kind, n in counts.most_common())
-            ids = self._skipped_ids[(stage, epoch)]
+            counts = sorted(Counter(clips.values()).items(), key=lambda item: (-item[1], item[0]))
+            reasons = ", ".join(f"{kind}: {n}" for kind, n in counts)
+            ids = sorted(clips)
             shown = ", ".join(ids[:_SHOWN]) + ("…" if len(ids) > _SHOWN else "")
-            lines.append(f"{stage} epoch {epoch}: skipped {sum(counts.values())} clips ({reasons}): {shown}")
+            lines.append(f"{stage} epoch {epoch}: skipped {len(ids)} clips ({reasons}): {shown}")
         return lines
 
-    def _log_summary(self, key: tuple[str, int] | None) -> None:
-        """Log the skip summary of one (stage, epoch)."""
-        if key is not None:
+    def _log_finished(self, now: tuple[str, int] | None) -> None:
+        """Log, once each, the summaries of the epochs that are over: earlier epochs of ``now``'s stage (all at
+        ``None``); an epoch interrupted by validation goes on, so its summary waits."""
+        for key in sorted(self.skipped):
+            if key in self._logged or (now is not None and (key[0] != now[0] or key[1] >= now[1])):
+                continue
+            self._logged.add(key)
             for line in self.skip_summary(key):
                 log.warning(line)
 
     def teardown(self, stage: str) -> None:
-        """Log the skip summary of the last epoch seen."""
-        self._log_summary(self._epoch_key)
+        """Log the skip summaries not logged yet."""
+        self._log_finished(None)
         self._epoch_key = None
 
 

@@ -3,9 +3,17 @@
 Bad clips (any :class:`~ervlight.data.errors.MediaError`) follow the bad-sample policy:
 
 * ``fail`` — the error propagates (it names the file);
-* ``skip`` (default) — the clip is counted and left out. In training the next clip of the list takes its place
-  (the batch keeps its size); in evaluation the clip is dropped from its batch (no clip is seen twice, so metrics
-  are not biased). Skipped clips travel in :attr:`MediaBatch.skipped` so the DataModule can summarise them.
+* ``skip`` (default) — the clip is counted and left out of its batch, which holds one sample fewer; no other
+  clip is served in its place, so no clip is seen twice in an epoch. Skipped clips travel in
+  :attr:`MediaBatch.skipped` so the DataModule can summarise them (once per clip and epoch).
+
+  - Evaluation batches also carry each unreadable clip with its gold label (:attr:`MediaBatch.unreadable`, a
+    batch may hold no sample at all): metrics count it as a wrong answer, or leave it out under
+    ``unreadable_policy: readable_only``, and say how many clips were unreadable either way.
+  - Training: when EVERY clip of a batch is unreadable (always the case for one bad clip at ``batch_size: 1``),
+    one stand-in keeps the step from being empty: a clip drawn at random from the whole list with the first
+    skipped sample's seed (reproducible, resumable; not the list neighbour, and a different one each epoch).
+    That stand-in is the only clip an epoch can serve twice.
 
 A clip without an audio track follows the decoder's ``audio_policy`` first: ``zeros`` keeps it, ``skip`` always
 skips it and ``error`` always raises, whatever the bad-sample policy.
@@ -24,7 +32,7 @@ from typing import Literal
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from ervlight.data.batch import MediaBatch
+from ervlight.data.batch import MediaBatch, UnreadableClip, UnreadablePolicy
 from ervlight.data.cache import SampleCache
 from ervlight.data.clip_decoder import ClipDecoder, DecodedClip
 from ervlight.data.errors import MediaError, NoAudioStreamError
@@ -54,11 +62,23 @@ def single_threaded() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A clip left out by the skip policy."""
+    """A clip left out by the skip policy (``record``: the clip, ``seed``: its sample's torch seed, ``index``: its
+    index in the dataset)."""
 
     clip_id: str
     kind: str
     message: str
+    record: ClipRecord | None = None
+    seed: int = 0
+    index: int = -1
+
+    def unreadable(self) -> UnreadableClip:
+        """The clip as an evaluation batch carries it (with its gold label)."""
+        record = self.record
+        dataset, label, name = (
+            ("", -1, "") if record is None else (record.dataset, record.label_index, record.label or "")
+        )
+        return UnreadableClip(self.clip_id, dataset, label, name, self.kind, self.message, self.index)
 
 
 @dataclass
@@ -75,16 +95,17 @@ class ClipSample:
 
 
 class ClipDataset(Dataset):
-    """Records -> :class:`ClipSample` (or :class:`Skipped` in evaluation under the skip policy).
+    """Records -> :class:`ClipSample` (or :class:`Skipped` under the skip policy); :meth:`collate` batches them.
 
     Args:
         records: the clips.
         decoder: frame/audio decoding settings.
         preprocessor: frame and audio-feature preprocessing.
-        train: training mode (augmentation if the preprocessor has it; bad clips replaced, not dropped).
+        train: training mode (augmentation if the preprocessor has it; a stand-in for a batch left empty).
         sampling: frame sampling mode (``random`` for training, ``middle`` for evaluation by default).
         bad_sample_policy: ``skip`` (count and leave out) or ``fail``.
         cache: optional on-disk cache of decodes (used only for deterministic sampling).
+        unreadable_policy: how evaluation metrics count unreadable clips (carried by every batch).
     """
 
     def __init__(
@@ -96,11 +117,13 @@ class ClipDataset(Dataset):
         sampling: SamplingMode = "middle",
         bad_sample_policy: BadSamplePolicy = "skip",
         cache: SampleCache | None = None,
+        unreadable_policy: UnreadablePolicy = "wrong",
     ) -> None:
         self.records = list(records)
         self.decoder, self.preprocessor = decoder, preprocessor
         self.train, self.sampling, self.bad_sample_policy = train, sampling, bad_sample_policy
         self.cache = cache if sampling != "random" else None
+        self.unreadable_policy = unreadable_policy
 
     def __len__(self) -> int:
         return len(self.records)
@@ -139,24 +162,41 @@ class ClipDataset(Dataset):
             return self._get(index)
 
     def _get(self, index: int) -> ClipSample | Skipped:
-        """Load a clip, applying the skip policy (replacement in training, :class:`Skipped` in evaluation)."""
+        """Load a clip, or :class:`Skipped` when the skip policy leaves it out."""
+        record = self.records[index]
+        try:
+            return self.load(index)
+        except MediaError as error:
+            if not self._skippable(error):
+                raise
+            return Skipped(record.clip_id, error.kind, str(error), record, torch.initial_seed(), index)
+
+    def stand_in(self, seed: int) -> ClipSample:
+        """A clip drawn at random with ``seed`` (readable; up to 16 draws) for a training batch left empty."""
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self.records), generator=generator)[:_MAX_REPLACEMENTS].tolist()
         skipped: list[Skipped] = []
-        for attempt in range(_MAX_REPLACEMENTS if self.train else 1):
-            record = self.records[(index + attempt) % len(self.records)]
-            try:
-                sample = self.load((index + attempt) % len(self.records))
-            except MediaError as error:
-                if not self._skippable(error):
-                    raise
-                skipped.append(Skipped(record.clip_id, error.kind, str(error)))
-                continue
-            sample.skipped = skipped
-            return sample
-        if not self.train:
-            return skipped[0]
+        with single_threaded(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for index in order:
+                item = self._get(index)
+                if isinstance(item, ClipSample):
+                    item.skipped = skipped
+                    return item
+                skipped.append(item)
         raise RuntimeError(
-            f"{_MAX_REPLACEMENTS} clips in a row could not be decoded from index {index}; first: {skipped[0].message}"
+            f"{len(skipped)} clips drawn at random could not be decoded either; first: {skipped[0].message}"
         )
+
+    def collate(self, items: list[ClipSample | Skipped]) -> MediaBatch:
+        """This dataset's batches: :func:`collate_media` with a stand-in (training) or the unreadable clips."""
+        if self.train:
+            if items and all(isinstance(item, Skipped) for item in items):
+                first = items[0]
+                assert isinstance(first, Skipped)
+                items = [*items, self.stand_in(first.seed)]
+            return collate_media(items)
+        return collate_media(items, unreadable=True, unreadable_policy=self.unreadable_policy)
 
 
 def _pad_stack(tensors: list[torch.Tensor], dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,13 +207,19 @@ def _pad_stack(tensors: list[torch.Tensor], dim: int = -1) -> tuple[torch.Tensor
     return stacked, mask
 
 
-def collate_media(items: list[ClipSample | Skipped]) -> MediaBatch:
-    """Stack samples into a :class:`MediaBatch` (audio and features right-padded with masks; skips recorded)."""
+def collate_media(
+    items: list[ClipSample | Skipped], unreadable: bool = False, unreadable_policy: UnreadablePolicy = "wrong"
+) -> MediaBatch:
+    """Stack samples into a :class:`MediaBatch` (audio and features right-padded with masks; skips recorded).
+
+    ``unreadable`` (evaluation): the skipped items also go to :attr:`MediaBatch.unreadable` with their labels.
+    """
     samples = [item for item in items if isinstance(item, ClipSample)]
     skipped = [s for item in items for s in ([item] if isinstance(item, Skipped) else item.skipped)]
     skipped_rows = [(s.clip_id, s.kind, s.message) for s in skipped]
+    lost = [s.unreadable() for s in skipped] if unreadable else []
     if not samples:
-        return _empty_batch(skipped_rows)
+        return _empty_batch(skipped_rows, lost, unreadable_policy)
     audio, audio_mask = _pad_stack([s.audio for s in samples])  # [B, S]
     has_audio = torch.tensor([s.has_audio for s in samples])  # [B]
     audio_mask &= has_audio[:, None]
@@ -199,10 +245,14 @@ def collate_media(items: list[ClipSample | Skipped]) -> MediaBatch:
         targets=[r.target for r in records],
         captions=[r.caption for r in records],
         skipped=skipped_rows,
+        unreadable=lost,
+        unreadable_policy=unreadable_policy,
     )
 
 
-def _empty_batch(skipped: list[tuple[str, str, str]]) -> MediaBatch:
+def _empty_batch(
+    skipped: list[tuple[str, str, str]], unreadable: list[UnreadableClip], policy: UnreadablePolicy
+) -> MediaBatch:
     """A zero-sample batch (every clip of it was skipped)."""
     return MediaBatch(
         clip_ids=[],
@@ -215,4 +265,6 @@ def _empty_batch(skipped: list[tuple[str, str, str]]) -> MediaBatch:
         audio_mask=torch.zeros(0, 0, dtype=torch.bool),
         has_audio=torch.zeros(0, dtype=torch.bool),
         skipped=skipped,
+        unreadable=unreadable,
+        unreadable_policy=policy,
     )

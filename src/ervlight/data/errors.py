@@ -21,6 +21,7 @@ __all__ = [
     "NoVideoStreamError",
     "TooFewFramesError",
     "TruncatedMediaError",
+    "UnknownDatasetError",
 ]
 
 
@@ -35,6 +36,14 @@ class DataError(Exception):
 
 class DatasetLayoutError(DataError):
     """A dataset tree lacks what a reader needs (split files, folds, media folders)."""
+
+
+class UnknownDatasetError(DataError, ValueError):
+    """A data source names a dataset kind that is not registered (``path`` is the kind)."""
+
+    def __init__(self, kind: str, registered: tuple[str, ...]) -> None:
+        self.path, self.reason = kind, f"unknown dataset kind {kind!r}; registered: {', '.join(registered)}"
+        ValueError.__init__(self, self.reason)
 
 
 class DatasetFormatError(DataError):

@@ -61,12 +61,13 @@ class SplitReport:
     no_audio: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The report as a JSON-able dict."""
-        readable = len(self.listing.records) - len(self.unreadable)
+        """The report as a JSON-able dict: ``clips`` (listed rows with a valid id and label) = ``readable`` +
+        missing + unreadable; ``classes`` counts the same clips."""
+        listing = self.listing
         return {
-            "clips": len(self.listing.records),
-            "readable": readable,
-            "classes": self.listing.class_counts(),
+            "clips": len(listing.records) + len(listing.missing),
+            "readable": len(listing.records) - len(self.unreadable),
+            "classes": listing.class_counts(listing.listed()),
             "missing": [
                 {"id": m.clip_id, "expected": m.expected, "source": m.source} for m in self.listing.missing
             ],

@@ -57,6 +57,10 @@ class ClipRecord:
         """The path the frames are read from: ``video`` or ``frames_dir``."""
         return self.video if self.video is not None else self.frames_dir
 
+    def with_media(self, path: Path, frames: bool = False) -> ClipRecord:
+        """A copy whose frame folder (``frames``) or video and audio file is ``path``."""
+        return replace(self, frames_dir=path) if frames else replace(self, video=path, audio=path)
+
     def with_split(self, split: str) -> ClipRecord:
         """A copy with another split name."""
         return replace(self, split=split)
@@ -72,11 +76,20 @@ class ClipRecord:
 
 @dataclass(frozen=True)
 class MissingClip:
-    """A clip a split lists whose media is not on disk."""
+    """A clip a split lists whose media is not on disk.
+
+    Attributes:
+        clip_id: the listed id.
+        expected: the path the media was looked for at.
+        source: ``file:line`` of the listing row.
+        record: the record the clip would have (its media path is ``expected``), so evaluation and ``data
+            inspect`` can count it with its label; ``None`` when a reader cannot build one.
+    """
 
     clip_id: str
     expected: str
     source: str
+    record: ClipRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +121,15 @@ class SplitListing:
     def __len__(self) -> int:
         return len(self.records)
 
-    def class_counts(self) -> dict[str, int]:
-        """Records per label in label-space order; keys are ``dataset:label`` when the listing mixes datasets."""
-        counts = Counter((r.dataset, r.label) for r in self.records if r.label is not None)
-        datasets = list(dict.fromkeys(r.dataset for r in self.records))
+    def listed(self) -> list[ClipRecord]:
+        """Every listed clip with a record: those on disk, then the missing ones (bad rows have none)."""
+        return self.records + [m.record for m in self.missing if m.record is not None]
+
+    def class_counts(self, records: list[ClipRecord] | None = None) -> dict[str, int]:
+        """Clips per label in label-space order (default: :attr:`records`); ``dataset:label`` keys when mixed."""
+        records = self.records if records is None else records
+        counts = Counter((r.dataset, r.label) for r in records if r.label is not None)
+        datasets = list(dict.fromkeys(r.dataset for r in records))
         out: dict[str, int] = {}
         for dataset in datasets:
             for label in get_label_space(dataset).labels:

@@ -18,7 +18,9 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
+from ervlight.data.errors import DatasetLayoutError, UnknownDatasetError
 from ervlight.data.records import SplitListing
 from ervlight.data.sources import DataSource
 from ervlight.labels import get_label_space
@@ -105,16 +107,23 @@ def dataset_kinds() -> tuple[str, ...]:
 
 
 def get_dataset_kind(name: str) -> DatasetKind:
-    """The kind registered under ``name``; ``ValueError`` listing the registered kinds otherwise."""
+    """The kind registered under ``name``; :class:`UnknownDatasetError` (a ``ValueError``) listing the others."""
     _load_readers()
     kind = _KINDS.get(name)
     if kind is None:
-        raise ValueError(f"unknown dataset kind {name!r}; registered: {', '.join(dataset_kinds())}")
+        raise UnknownDatasetError(name, dataset_kinds())
     return kind
 
 
 def read_source(source: DataSource, split: str | None = None, fold: int = 1) -> SplitListing:
-    """Read a source with its kind's reader; ``split``/``fold`` are the defaults where the source names none."""
+    """Read a source with its kind's reader; ``split``/``fold`` are the defaults where the source names none.
+
+    Raises :class:`DatasetLayoutError` naming the root when it does not exist.
+    """
     kind = get_dataset_kind(source.kind)
     kind.check_media(source.media)
+    if not Path(source.root).exists():
+        raise DatasetLayoutError(
+            source.root, f"{kind.title or kind.name} root does not exist; check the data source's root"
+        )
     return kind.read(source, source.split or split, source.fold or fold)

@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 from ervlight.labels import get_label_space
 
-__all__ = ["UNJUDGED_LABEL", "JudgeAgreement", "UnjudgedPolicy", "judge_agreement", "pairwise_agreement"]
+__all__ = [
+    "UNJUDGED_LABEL",
+    "JudgeAgreement",
+    "UnjudgedPolicy",
+    "judge_agreement",
+    "kappa_from_table",
+    "pairwise_agreement",
+]
 
 #: Name of the extra row/column of the agreement table for ``None`` answers.
 UNJUDGED_LABEL = "(unjudged)"
@@ -85,8 +92,9 @@ def _category(answer: str | None, labels: tuple[str, ...], judge: str, dataset: 
         raise ValueError(f"judge {judge!r} answered {answer!r}, not a {dataset} label nor None") from None
 
 
-def _kappa(table: list[list[int]]) -> tuple[float, float, float, int]:
-    """Cohen's kappa, p_o, p_e and n of a square count table."""
+def kappa_from_table(table: Sequence[Sequence[int]]) -> tuple[float, float, float, int]:
+    """Cohen's kappa, p_o, p_e and n of a square count table (rows: first rater, columns: second); ``nan`` kappa
+    when undefined (no items, or chance agreement 1)."""
     n = sum(map(sum, table))
     if n == 0:
         return math.nan, math.nan, math.nan, 0
@@ -118,7 +126,7 @@ def judge_agreement(
     for a, b in zip(first, second, strict=True):
         table[_category(a, labels, judges[0], dataset)][_category(b, labels, judges[1], dataset)] += 1
     compared = table if unjudged == "category" else [row[:-1] for row in table[:-1]]
-    kappa, observed, expected, n = _kappa(compared)
+    kappa, observed, expected, n = kappa_from_table(compared)
     return JudgeAgreement(
         judges=judges,
         labels=(*labels, UNJUDGED_LABEL),

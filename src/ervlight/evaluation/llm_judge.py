@@ -1,34 +1,41 @@
-"""An LLM judge for any OpenAI-compatible chat-completions endpoint, using only the standard library for HTTP.
+"""An LLM judge for any OpenAI-compatible chat-completions endpoint, spoken through the ``openai`` SDK.
 
 The judge sends the reference prompt (method.md "Evaluation") plus one rationale per request, normalises the reply
 with the dataset's :meth:`LabelSpace.normalize`, and returns ``None`` ("unjudged") for a reply outside the label
-list or a request that still fails after its retries. Replies are cached on disk (:class:`ResponseCache`), so a
-re-run sends nothing. The API key is read from the environment variable NAMED by ``api_key_env`` when a request
-is needed; it is never stored on the judge, logged, cached or put in an error message.
+list or a request that still fails after its retries (:meth:`LLMJudge.unjudged_reason` tells the two apart).
+Replies are cached on disk (:class:`ResponseCache`), so a re-run sends nothing. Requests run on the SDK's async
+client (connection pooling, any ``base_url``), at most ``max_concurrency`` at once, each try under a total
+deadline of ``timeout_s``; the retries and their accounting are ervlight's own (Retry-After honoured).
+
+The API key is read from the environment variable NAMED by ``api_key_env`` when a request is needed; it is never
+stored on the judge, logged, cached or put in an error message: SDK errors (which carry the request, headers
+included, and the reply body) never leave this module; errors are rebuilt from the status code and a redacted
+body, outside the ``except`` block so that no exception chain holds the SDK's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import random
-import threading
-import time
-import urllib.error
-import urllib.request
+import re
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tqdm.auto import tqdm
 
 from ervlight.evaluation.response_cache import ResponseCache, default_cache_dir
 from ervlight.labels import get_label_space
 
-__all__ = ["REFERENCE_PROMPT", "JudgeStats", "LLMJudge", "LLMJudgeError"]
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+__all__ = ["REFERENCE_PROMPT", "JudgeStats", "LLMJudge", "LLMJudgeError", "UnjudgedReason", "redact"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +44,16 @@ REFERENCE_PROMPT = (
     "Read the reasoning content and respond with the appropriate emotion in {labels}. "
     "Reply with only the emotion word."
 )
+#: Why a rationale is unjudged: the request failed after its retries, or the reply named no label of the list.
+UnjudgedReason = Literal["failed", "out_of_list"]
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _NO_BODY_STATUS = frozenset({401, 403})  # auth replies may echo a masked key: never repeat them
+_BEARER = re.compile(r"(?i)(bearer\s+)\S+")
+_T = TypeVar("_T")
 
 
 class LLMJudgeError(RuntimeError):
-    """A configuration or endpoint error that retrying cannot fix (missing key variable, HTTP 4xx, …)."""
+    """A configuration or endpoint error that retrying cannot fix (missing SDK or key variable, HTTP 4xx, …)."""
 
 
 class _TransientError(Exception):
@@ -74,8 +85,41 @@ class JudgeStats:
     out_of_list: int = 0
 
 
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with the secret and any ``Bearer <token>`` replaced by ``[redacted]``."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _BEARER.sub(r"\1[redacted]", text)
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from a numeric ``Retry-After`` (or ``retry-after-ms``) header, else ``None``."""
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name) if headers is not None else None
+        if value and value.strip().replace(".", "", 1).isdigit():
+            return float(value) * scale
+    return None
+
+
+async def _pause(seconds: float) -> None:
+    """Wait between two tries (a module function so tests can record the delays)."""
+    await asyncio.sleep(seconds)
+
+
+def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine to completion; in a thread of its own when this thread already runs a loop (notebooks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-judge") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 class LLMJudge:
     """Judge rationales with an LLM behind an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Needs the ``openai`` SDK: ``pip install 'ervlight[judge]'``.
 
     Args:
         base_url: the API root, e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8000/v1``.
@@ -86,7 +130,7 @@ class LLMJudge:
         temperature: sampling temperature of the judge (0 for repeatable answers).
         max_tokens: reply length limit; ``None`` leaves it to the server.
         extra_body: further request fields (``seed``, ``top_p``…); they are part of the cache key.
-        timeout_s: per-request timeout in seconds.
+        timeout_s: total deadline of one try in seconds (connecting, sending and reading the whole reply).
         max_retries: retries after the first try for timeouts, connection errors, HTTP 408/409/425/429/5xx and
             unreadable replies; then the rationale is unjudged.
         backoff_s: first retry delay; doubles each retry (with jitter), capped by ``max_backoff_s``; a numeric
@@ -125,7 +169,9 @@ class LLMJudge:
             raise ValueError("LLMJudge needs max_concurrency >= 1, max_retries >= 0 and timeout_s > 0")
         if "{labels}" not in prompt:
             raise ValueError("LLMJudge prompt must contain the placeholder {labels}")
-        self.endpoint = base_url.rstrip("/") + "/chat/completions"
+        _require_sdk()
+        self.base_url = base_url.rstrip("/")
+        self.endpoint = self.base_url + "/chat/completions"
         self.model = model
         self.api_key_env = api_key_env
         self.prompt = prompt
@@ -143,7 +189,7 @@ class LLMJudge:
         self.name = name or f"llm:{model}"
         self.progress = progress
         self.last_stats = JudgeStats()
-        self._lock = threading.Lock()
+        self._unjudged: dict[tuple[str, str], UnjudgedReason] = {}
 
     # -- the Judge protocol -------------------------------------------------------------------------------------
     def judge(self, rationales: list[str], dataset: str) -> list[str | None]:
@@ -164,19 +210,25 @@ class LLMJudge:
                 replies[rationale] = cached
                 stats.cache_hits += 1
         if misses:
-            replies.update(self._fetch_all(misses))
+            replies.update(_run(self._fetch_all(misses, self._api_key())))
         answers = [space.normalize(replies[r]) if replies[r] is not None else None for r in rationales]
-        stats.out_of_list = sum(
-            1
-            for r, answer in zip(rationales, answers, strict=True)
-            if answer is None and replies[r] is not None
-        )
+        for rationale, answer in zip(rationales, answers, strict=True):
+            if answer is None:
+                reason: UnjudgedReason = "failed" if replies[rationale] is None else "out_of_list"
+                self._unjudged[(dataset, rationale)] = reason
+                stats.out_of_list += reason == "out_of_list"
+            else:
+                self._unjudged.pop((dataset, rationale), None)
         if stats.failures:
             logger.warning(
                 "LLM judge %s: %d request(s) to %s failed after %d retries; those rationales are unjudged",
                 self.name, stats.failures, self.endpoint, self.max_retries,
             )  # fmt: skip
         return answers
+
+    def unjudged_reason(self, rationale: str, dataset: str) -> UnjudgedReason | None:
+        """Why the latest judgement of ``rationale`` in ``dataset`` is ``None``; ``None`` when it named a label."""
+        return self._unjudged.get((dataset, rationale))
 
     # -- requests -----------------------------------------------------------------------------------------------
     def request_body(self, rationale: str, labels: tuple[str, ...]) -> dict[str, Any]:
@@ -206,39 +258,51 @@ class LLMJudge:
             )
         return key
 
-    def _fetch_all(self, misses: dict[str, dict[str, Any]]) -> dict[str, str | None]:
-        """Request every missing reply with at most ``max_concurrency`` in flight."""
-        key = self._api_key()
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="llm-judge") as pool:
-            futures = {r: pool.submit(self._fetch, body, key) for r, body in misses.items()}
-            bar = tqdm(total=len(futures), desc=f"judge {self.name}", disable=not self.progress, leave=False)
-            replies: dict[str, str | None] = {}
-            try:
-                for rationale, future in futures.items():
-                    replies[rationale] = future.result()
-                    bar.update()
-            except BaseException:
-                for future in futures.values():
-                    future.cancel()
-                raise
-            finally:
-                bar.close()
-        return replies
+    def _client(self, key: str | None) -> AsyncOpenAI:
+        """An SDK client without SDK retries (ervlight's own count them)."""
+        import openai
 
-    def _fetch(self, body: dict[str, Any], key: str | None) -> str | None:
+        return openai.AsyncOpenAI(api_key=key or "unused", base_url=self.base_url, timeout=self.timeout_s,
+                                  max_retries=0)  # fmt: skip
+
+    async def _fetch_all(self, misses: dict[str, dict[str, Any]], key: str | None) -> dict[str, str | None]:
+        """Request every missing reply with at most ``max_concurrency`` in flight."""
+        slots = asyncio.Semaphore(self.max_concurrency)
+        bar = tqdm(total=len(misses), desc=f"judge {self.name}", disable=not self.progress, leave=False)
+
+        async def one(client: AsyncOpenAI, body: dict[str, Any]) -> str | None:
+            async with slots:
+                reply = await self._fetch(client, body, key)
+            bar.update()
+            return reply
+
+        try:
+            async with self._client(key) as client:
+                tasks = [asyncio.ensure_future(one(client, body)) for body in misses.values()]
+                try:
+                    replies = await asyncio.gather(*tasks)
+                except BaseException:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
+        finally:
+            bar.close()
+        return dict(zip(misses, replies, strict=True))
+
+    async def _fetch(self, client: AsyncOpenAI, body: dict[str, Any], key: str | None) -> str | None:
         """One rationale's reply text with retries; cached on success; ``None`` once retries are spent."""
         for attempt in range(self.max_retries + 1):
-            try:
-                with self._lock:
-                    self.last_stats.requests += 1
-                content = self._post(body, key)
-            except _TransientError as error:
+            self.last_stats.requests += 1
+            outcome = await self._try(client, body, key)
+            if isinstance(outcome, LLMJudgeError):
+                raise outcome
+            if isinstance(outcome, _TransientError):
                 if attempt == self.max_retries:
-                    self._give_up(error)
+                    self._give_up(outcome)
                     return None
-                with self._lock:
-                    self.last_stats.retries += 1
-                time.sleep(self._delay(attempt, error.retry_after))
+                self.last_stats.retries += 1
+                await _pause(self._delay(attempt, outcome.retry_after))
                 continue
             if self.cache is not None:
                 meta = {
@@ -246,14 +310,51 @@ class LLMJudge:
                     "model": self.model,
                     "prompt": body["messages"][0]["content"],
                 }
-                self.cache.put(self._key(body), content, meta)
-            return content
+                self.cache.put(self._key(body), outcome, meta)
+            return outcome
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _try(
+        self, client: AsyncOpenAI, body: dict[str, Any], key: str | None
+    ) -> str | LLMJudgeError | _TransientError:
+        """One POST under the total deadline: the reply text, or the error to act on (returned, never chained)."""
+        import openai
+
+        fields = {
+            name: body[name] for name in ("model", "messages", "temperature", "max_tokens") if name in body
+        }
+        extra = {name: value for name, value in body.items() if name not in fields}
+        headers = (
+            None if key is not None else {"Authorization": openai.Omit()}
+        )  # no key: no Authorization header
+        create = client.chat.completions.with_raw_response.create
+        failure: LLMJudgeError | _TransientError
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response = await create(**fields, extra_body=extra, extra_headers=headers)
+                raw = response.content
+        except TimeoutError:
+            failure = _TransientError(f"no complete reply from {self.endpoint} within {self.timeout_s:g} s")
+        except openai.APIStatusError as error:
+            failure = self._status_error(error.status_code, error.response.text, error.response.headers, key)
+        except openai.APIConnectionError as error:
+            failure = _TransientError(f"{type(error).__name__} talking to {self.endpoint}")
+        else:
+            return self._content(raw, key)
+        return failure
+
+    def _status_error(
+        self, code: int, text: str, headers: Any, key: str | None
+    ) -> LLMJudgeError | _TransientError:
+        """Classify an HTTP error reply: retry 408/409/425/429/5xx, stop on the other codes (redacted body)."""
+        if code >= 500 or code in _RETRYABLE_STATUS:
+            return _TransientError(f"HTTP {code} from {self.endpoint}", _retry_after(headers))
+        detail = "" if code in _NO_BODY_STATUS else ": " + redact(text[:300], key)
+        return LLMJudgeError(f"LLM judge {self.name}: HTTP {code} from {self.endpoint}{detail}")
 
     def _give_up(self, error: _TransientError) -> None:
         """Count a request that failed all its tries; raise if configured so."""
-        with self._lock:
-            self.last_stats.failures += 1
+        self.last_stats.failures += 1
         if self.raise_on_failure:
             raise LLMJudgeError(f"LLM judge {self.name}: {error} (after {self.max_retries} retries)")
 
@@ -264,47 +365,24 @@ class LLMJudge:
             delay = max(delay, retry_after)
         return min(delay, self.max_backoff_s)
 
-    def _post(self, body: dict[str, Any], key: str | None) -> str:
-        """One POST; the reply's ``choices[0].message.content`` ('' when the model gave no text)."""
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if key is not None:
-            headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(
-            self.endpoint, data=json.dumps(body).encode("utf-8"), headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            raise self._http_error(error) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException, OSError) as error:
-            raise _TransientError(f"{type(error).__name__} talking to {self.endpoint}: {error}") from None
-        return self._content(raw)
-
-    def _http_error(self, error: urllib.error.HTTPError) -> Exception:
-        """Classify an HTTP error reply: retry 408/409/425/429/5xx, stop on the other codes."""
-        retry_after = error.headers.get("Retry-After") if error.headers else None
-        seconds = (
-            float(retry_after) if retry_after and retry_after.strip().replace(".", "", 1).isdigit() else None
-        )
-        if error.code >= 500 or error.code in _RETRYABLE_STATUS:
-            return _TransientError(f"HTTP {error.code} from {self.endpoint}", seconds)
-        detail = ""
-        if error.code not in _NO_BODY_STATUS:
-            try:
-                detail = ": " + error.read(300).decode("utf-8", "replace")
-            except OSError:
-                detail = ""
-        return LLMJudgeError(f"LLM judge {self.name}: HTTP {error.code} from {self.endpoint}{detail}")
-
-    def _content(self, raw: bytes) -> str:
-        """Extract the reply text; an unreadable reply is transient (a proxy's error page, a cut stream)."""
+    def _content(self, raw: bytes, key: str | None) -> str | _TransientError:
+        """The reply text; an unreadable reply is transient (a proxy's error page, a cut stream)."""
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise _TransientError(f"unreadable reply from {self.endpoint}: {raw[:120]!r}") from None
+            return _TransientError(f"unreadable reply from {self.endpoint}: {redact(repr(raw[:120]), key)}")
         if content is None:
             return ""
         if not isinstance(content, str):
-            raise _TransientError(f"reply content from {self.endpoint} is not text: {type(content).__name__}")
+            return _TransientError(
+                f"reply content from {self.endpoint} is not text: {type(content).__name__}"
+            )
         return content
+
+
+def _require_sdk() -> None:
+    """Fail with one line naming the extra when the ``openai`` SDK is missing."""
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        raise LLMJudgeError("LLMJudge needs the openai SDK: pip install 'ervlight[judge]'") from None

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import statistics
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from ervlight.evaluation.agreement import judge_agreement
 from ervlight.evaluation.judge import Judge, run_judge
 from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 from ervlight.evaluation.metrics import consistency_metrics
+from ervlight.evaluation.plots import FIGURE_FORMATS
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.evaluation.report_files import (
     SCALARS,
@@ -43,6 +46,9 @@ from ervlight.rating.store import Rating
 from ervlight.verifier.judge import VerifierJudge
 from ervlight.verifier.rationales import RationaleScorer
 from ervlight.verifier.scorer import SentenceVerifier
+
+#: entries of a report folder that ``build_report`` writes (besides its figures) and replaces on a rerun.
+_OWNED = frozenset({"metrics.json", "report.md", "predictions.csv", "tensorboard"})
 
 __all__ = [
     "SCALARS",
@@ -71,10 +77,12 @@ def sentence_labels(
 
 
 def _group_result(
-    dataset: str, fold: int | None, records: list[PredictionRecord], judged: list[str | None]
+    dataset: str, fold: int | None, listed: list[PredictionRecord], judgements: list[str | None]
 ) -> GroupResult:
-    """Count one group with the project's metric collection."""
+    """Count one group with the project's metric collection (``excluded`` clips counted only as unreadable)."""
     space = get_label_space(dataset)
+    records = [r for r in listed if r.scored]
+    judged = [j for r, j in zip(listed, judgements, strict=True) if r.scored]
     encoded = encode_completions([r.completion for r in records], dataset)
     collection = consistency_metrics(space.num_classes, judged=True, formatted=True, tables=True)
     collection.update(
@@ -86,14 +94,16 @@ def _group_result(
     values = collection.compute()
     recall = values.pop("per_class_recall").tolist()
     confusion = values.pop("confusion_matrix").tolist()
-    return GroupResult(
-        dataset,
-        fold,
-        len(records),
-        {key: float(values[key]) for key in SCALARS},
-        dict(zip(space.labels, recall, strict=True)),
-        [[int(c) for c in row] for row in confusion],
-    )
+    metrics = {key: float(values[key]) for key in SCALARS}
+    clips = {
+        "listed": len(listed),
+        "evaluated": sum(r.status == "ok" for r in listed),
+        "unreadable": sum(r.status != "ok" for r in listed),
+        "scored": len(records),
+        "unjudged": int(metrics["unjudged"]),
+    }
+    return GroupResult(dataset, fold, len(records), metrics, dict(zip(space.labels, recall, strict=True)),
+                       [[int(c) for c in row] for row in confusion], clips)  # fmt: skip
 
 
 def _summary(groups: list[GroupResult]) -> dict[str, dict[str, dict[str, float | int | None]]]:
@@ -120,12 +130,14 @@ def build_report(
     sentence_verifier: SentenceVerifier | None = None,
     tensorboard: bool = True,
     ratings: Sequence[Rating] | None = None,
+    figure_formats: Sequence[str] = (),
 ) -> Report:
     """Judge ``records`` (first judge = the metrics' judge), count per dataset and fold, and write the folder.
 
     ``out_dir=None`` computes without writing. ``sentence_verifier`` fills the per-sentence label column of
     ``predictions.csv`` (default: the verifier of the first judge, when it has one). ``ratings`` (human ratings
     from ``ervlight rate``) add the "Human ratings" section (:func:`ervlight.rating.human.human_evaluation`).
+    Figures are written as PNG plus ``figure_formats`` (``pdf``, ``svg``).
     """
     if not judges:
         raise ValueError("build_report needs at least one judge (the first gives EEA/EPC/FCR)")
@@ -155,18 +167,40 @@ def build_report(
         report.human = human_evaluation(records, answers, ratings)
     if out_dir is None:
         return report
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    report.folder = folder
     verifier = sentence_verifier or (judges[0].verifier if isinstance(judges[0], VerifierJudge) else None)
     per_sentence = sentence_labels(rationales, verifier) if verifier is not None else [""] * len(records)
-    (folder / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    figures = write_figures(report, folder)
-    write_markdown(report, folder, figures)
-    write_csv(records, rationales, per_sentence, answers, folder / "predictions.csv")
-    if tensorboard:
-        write_tensorboard(report, folder, figures)
+    folder = Path(out_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as staging:
+        stage = Path(staging)
+        (stage / "metrics.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        figures = write_figures(report, stage, figure_formats)
+        write_markdown(report, stage, figures)
+        write_csv(records, rationales, per_sentence, answers, stage / "predictions.csv", judges)
+        if tensorboard:
+            write_tensorboard(report, stage, figures)
+        _replace_owned(stage, folder)
+    report.folder = folder
     return report
+
+
+def _owned(path: Path) -> bool:
+    """Whether a report writes this entry of its folder (its files, its figures, ``tensorboard/``)."""
+    return path.name in _OWNED or path.suffix.lstrip(".") in FIGURE_FORMATS
+
+
+def _replace_owned(staging: Path, folder: Path) -> None:
+    """Move a finished report from ``staging`` into ``folder``: the report files of an earlier run there go first
+    (stale figures, a second TensorBoard event file), other files are left alone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if _owned(old):
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+    for new in staging.iterdir():
+        new.replace(folder / new.name)
 
 
 def load_metrics(folder: str | Path) -> dict[str, Any]:

@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 from ervlight.evaluation.judge import Judge
+from ervlight.evaluation.llm_judge import LLMJudgeError
+from ervlight.evaluation.plots import FIGURE_FORMATS
+from ervlight.jsonl import read_utf8
 
 __all__ = ["build_parser", "load_judge", "main"]
 
@@ -32,7 +35,7 @@ def load_judge(spec: str) -> Judge:
 
         parser = ArgumentParser()
         parser.add_argument("--judge", type=Judge)
-        judge: Judge = parser.instantiate(parser.parse_args(["--judge", path.read_text()])).judge
+        judge: Judge = parser.instantiate(parser.parse_args(["--judge", read_utf8(path)])).judge
         if name:
             judge.name = name
         return judge
@@ -44,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ervlight report",
         description="Judge test predictions (JSONL from `ervlight test` with the PredictionWriter callback) and write "
-        "metrics.json, report.md, PNG plots, predictions.csv and TensorBoard logs. Several files = several "
-        "folds/datasets (mean ± std over folds). With --compare, print a table of existing report folders.",
+        "metrics.json, report.md, PNG (and PDF/SVG) figures, predictions.csv and TensorBoard logs. Several files = "
+        "several folds/datasets (mean ± std over folds). With --compare, print a table of existing report folders.",
     )
     parser.add_argument("--predictions", nargs="+", default=[], help="prediction JSONL file(s)")
     parser.add_argument(
@@ -60,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="human ratings (ratings.jsonl of `ervlight rate`): adds human EEA/EPC/FCR, inter-rater "
                         "agreement and each judge's agreement with the human majority")  # fmt: skip
     parser.add_argument("--no-tensorboard", action="store_true", help="do not write tensorboard/")
+    parser.add_argument("--figure-format", nargs="+", default=["png"], choices=FIGURE_FORMATS, metavar="FORMAT",
+                        help="figure files to write (PNG always): png pdf svg")  # fmt: skip
     parser.add_argument("--compare", nargs="+", default=[], metavar="FOLDER",
                         help="print a comparison table of report folders (NAME=FOLDER to rename) and exit")  # fmt: skip
     return parser
@@ -117,8 +122,9 @@ def main(argv: list[str]) -> int:
         sentence = VerifierScorer.from_pretrained(args.sentence_verifier) if args.sentence_verifier else None
         ratings = read_ratings(args.ratings) if args.ratings else None
         report = build_report(records, judges, args.out, args.name or Path(args.out).name, sentence,
-                              tensorboard=not args.no_tensorboard, ratings=ratings)  # fmt: skip
-    except (FileNotFoundError, ValueError) as error:
+                              tensorboard=not args.no_tensorboard, ratings=ratings,
+                              figure_formats=args.figure_format)  # fmt: skip
+    except (FileNotFoundError, ValueError, LLMJudgeError) as error:
         print(f"ervlight report: {error}", file=sys.stderr)
         return 2
     print(comparison_table({report.name: report.to_dict()}))

@@ -1,4 +1,4 @@
-"""Writers of the report folder's files: figures (PNG + TensorBoard), ``report.md`` and ``predictions.csv``."""
+"""Writers of a report folder's files: figures (PNG, PDF/SVG on request, TensorBoard), report.md, predictions.csv."""
 
 from __future__ import annotations
 
@@ -8,18 +8,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PIL import Image
+from matplotlib.figure import Figure
 
-from ervlight.evaluation.plots import bar_chart, heatmap, image_array
+from ervlight.evaluation.judge import Judge
+from ervlight.evaluation.llm_judge import LLMJudge
+from ervlight.evaluation.plots import bar_chart, heatmap, save_figure
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.labels import get_label_space
 from ervlight.parsing import parse_completion
 from ervlight.rating.human import human_figure, human_markdown
 
 if TYPE_CHECKING:
-    from ervlight.evaluation.report_results import Report
+    from ervlight.evaluation.report_results import GroupResult, Report
 
-__all__ = ["SCALARS", "format_value", "write_csv", "write_figures", "write_markdown", "write_tensorboard"]
+__all__ = [
+    "SCALARS",
+    "format_value",
+    "judge_cell",
+    "write_csv",
+    "write_figures",
+    "write_markdown",
+    "write_tensorboard",
+]
 
 #: Scalar metrics of a report, in table order, with their column titles.
 SCALARS: dict[str, str] = {
@@ -49,9 +59,9 @@ def format_value(metric: str, mean: float | None, std: float | None = None) -> s
     return text if std is None else f"{text} ± {100 * std:.1f}"
 
 
-def write_figures(report: Report, folder: Path) -> dict[str, Image.Image]:
-    """Draw and save the PNGs; returns ``{file stem: image}``."""
-    figures: dict[str, Image.Image] = {}
+def write_figures(report: Report, folder: Path, formats: Sequence[str] = ()) -> dict[str, Figure]:
+    """Draw the figures and save each as PNG plus the extra ``formats`` (``pdf``, ``svg``); ``{file stem: figure}``."""
+    figures: dict[str, Figure] = {}
     for group in report.groups:
         labels = list(get_label_space(group.dataset).labels)
         fold = "all" if group.fold is None else f"fold{group.fold}"
@@ -72,8 +82,8 @@ def write_figures(report: Report, folder: Path) -> dict[str, Image.Image]:
     )
     if report.human is not None:
         figures["human_agreement"] = human_figure(report.human, report.name)
-    for stem, image in figures.items():
-        image.save(folder / f"{stem}.png")
+    for stem, figure in figures.items():
+        save_figure(figure, folder, stem, ["png", *(f for f in dict.fromkeys(formats) if f != "png")])
     return figures
 
 
@@ -93,7 +103,17 @@ def _fold_rows(report: Report, dataset: str) -> list[str]:
     return rows
 
 
-def write_markdown(report: Report, folder: Path, figures: dict[str, Image.Image]) -> Path:
+def _clip_counts(group: GroupResult) -> str:
+    """One markdown bullet with a group's listed / evaluated / unreadable / scored / unjudged clips."""
+    fold = "all" if group.fold is None else f"fold {group.fold}"
+    counts = ", ".join(
+        f"{name} {group.clips.get(name, 0)}"
+        for name in ("listed", "evaluated", "unreadable", "scored", "unjudged")
+    )
+    return f"- {fold}: {counts}"
+
+
+def write_markdown(report: Report, folder: Path, figures: dict[str, Figure]) -> Path:
     """Write ``report.md``: per-dataset fold tables, per-class recall, judge agreement and the figures."""
     lines = [
         f"# Consistency report: {report.name}",
@@ -105,6 +125,12 @@ def write_markdown(report: Report, folder: Path, figures: dict[str, Image.Image]
     for dataset in sorted(report.summary):
         lines += ["", f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += _fold_rows(report, dataset)
+        lines += [
+            "",
+            "Clips (listed = evaluated + unreadable; unreadable clips count as wrong unless excluded):",
+            "",
+        ]
+        lines += [_clip_counts(group) for group in report.groups if group.dataset == dataset]
         labels = list(get_label_space(dataset).labels)
         members = [g for g in report.groups if g.dataset == dataset]
         lines += ["", "Per-class recall (%):", "", "| fold | " + " | ".join(labels) + " |"]
@@ -136,14 +162,31 @@ def write_markdown(report: Report, folder: Path, figures: dict[str, Image.Image]
     return path
 
 
+def judge_cell(judge: Judge | None, answer: str | None, rationale: str | None, dataset: str) -> str:
+    """A judge column's cell: the label; ``failed`` / ``out_of_list`` (an LLM judge's reason) or ``unjudged``
+    when the judge named none; empty when there was no rationale to judge."""
+    if answer is not None:
+        return answer
+    if not rationale or not rationale.strip():
+        return ""
+    if isinstance(judge, LLMJudge):
+        return judge.unjudged_reason(rationale, dataset) or "unjudged"
+    return "unjudged"
+
+
 def write_csv(
     records: Sequence[PredictionRecord],
     rationales: Sequence[str | None],
     per_sentence: Sequence[str],
     answers: dict[str, list[str | None]],
     path: Path,
+    judges: Sequence[Judge] = (),
 ) -> Path:
-    """Write ``predictions.csv``: one row per clip for human raters (judge columns named ``judge:<name>``)."""
+    """Write ``predictions.csv``: one row per clip for human raters (judge columns named ``judge:<name>``).
+
+    A judge column holds the label, or why there is none (:func:`judge_cell`; ``judges`` gives the reasons).
+    """
+    by_name = {judge.name: judge for judge in judges}
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         judge_columns = [f"judge:{name}" for name in answers]
@@ -153,22 +196,23 @@ def write_csv(
             parsed = parse_completion(record.completion)
             answer = parsed.answer_or_text(record.completion).strip()
             correct = get_label_space(record.dataset).normalize(answer, strict=True) == record.gold
-            judged = ["" if answers[name][i] is None else str(answers[name][i]) for name in answers]
+            judged = [judge_cell(by_name.get(name), answers[name][i], rationales[i], record.dataset)
+                      for name in answers]  # fmt: skip
             writer.writerow([record.clip_id, record.dataset, "" if record.fold is None else record.fold,
                              record.gold, answer, int(correct), int(parsed.well_formatted), rationales[i] or "",
                              per_sentence[i], *judged, ""])  # fmt: skip
     return path
 
 
-def write_tensorboard(report: Report, folder: Path, figures: dict[str, Image.Image]) -> Path:
+def write_tensorboard(report: Report, folder: Path, figures: dict[str, Figure]) -> Path:
     """Log the figures, every scalar and the markdown report to ``folder/tensorboard``."""
     from torch.utils.tensorboard import SummaryWriter
 
     log_dir = folder / "tensorboard"
     writer = SummaryWriter(log_dir=str(log_dir))
     try:
-        for stem, image in figures.items():
-            writer.add_image(f"{report.name}/{stem}", image_array(image), 0, dataformats="HWC")
+        for stem, figure in figures.items():
+            writer.add_figure(f"{report.name}/{stem}", figure, 0, close=False)
         for group in report.groups:
             for metric, value in group.metrics.items():
                 if not math.isnan(value):

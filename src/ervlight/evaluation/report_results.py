@@ -24,6 +24,8 @@ class GroupResult:
             count; ``nan`` when undefined).
         per_class_recall: recall per gold label (``nan`` for a label without clips).
         confusion: gold x predicted counts ``[C, C+1]`` (last column: unparseable answers).
+        clips: ``listed`` (every prediction row), ``evaluated`` (generated), ``unreadable`` (missing or undecodable
+            clips: counted wrong unless excluded), ``scored`` (``N``, what the metrics count) and ``unjudged``.
     """
 
     dataset: str
@@ -32,6 +34,7 @@ class GroupResult:
     metrics: dict[str, float]
     per_class_recall: dict[str, float]
     confusion: list[list[int]]
+    clips: dict[str, int] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -45,6 +48,7 @@ class GroupResult:
             "dataset": self.dataset,
             "fold": self.fold,
             "num_clips": self.num_clips,
+            "clips": self.clips,
             "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
             "per_class_recall": {k: _json_number(v) for k, v in self.per_class_recall.items()},
             "confusion_matrix": {

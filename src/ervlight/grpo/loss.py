@@ -128,10 +128,17 @@ class GRPOLoss(nn.Module):
         with torch.no_grad():
             low = ((ratio < 1 - self.epsilon_low) & (adv < 0)).to(kept.dtype)  # [n, L]
             high = ((ratio > 1 + self.epsilon_high) & (adv > 0)).to(kept.dtype)  # [n, L]
+            per_sequence = kept.sum(-1)  # [n] kept tokens of each sequence
+            has_tokens = per_sequence > 0  # [n]
+            low_fraction = (low * kept).sum(-1) / per_sequence.clamp(min=1)  # [n]
+            high_fraction = (high * kept).sum(-1) / per_sequence.clamp(min=1)  # [n]
+            inf = torch.full_like(low_fraction, float("inf"))  # [n]
             return LossStats(
                 tokens=kept.sum(),
                 kl_sum=(kl.detach() * kept).sum(),
                 neg_logp_sum=(-logprobs.detach() * kept).sum(),
                 clipped_low=(low * kept).sum(),
                 clipped_high=(high * kept).sum(),
+                low_min=torch.where(has_tokens, low_fraction, inf).min(),
+                high_max=torch.where(has_tokens, high_fraction, -inf).max(),
             )

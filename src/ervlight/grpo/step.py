@@ -2,8 +2,8 @@
 
 Every input is explicit: the policy, the loss, the rollout, the :class:`~ervlight.grpo.config.GRPOConfig`, the
 optimizer and scheduler, and a small :class:`TrainingBackend` for what Lightning provides (backward under the
-precision plugin, gradient clipping, the sum over ranks). Symbols: ``N`` completions of the step on this rank,
-``L`` completion tokens.
+precision plugin, gradient clipping, the sum and the gathering over ranks). Symbols: ``N`` completions of the step
+on this rank, ``L`` completion tokens.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from torch.optim import Optimizer
 from ervlight.grpo.config import GRPOConfig
 from ervlight.grpo.loss import GRPOLoss, normaliser_count
 from ervlight.grpo.rollout import context_rows, micro_batches
-from ervlight.grpo.stats import loss_stats
+from ervlight.grpo.stats import loss_stats, merge_loss_stats
 from ervlight.grpo.types import LossStats, Rollout
 from ervlight.policy.base import Policy, PromptContext
 
-__all__ = ["StepResult", "TrainingBackend", "optimise_rollout", "step_normaliser"]
+__all__ = ["StepResult", "TrainingBackend", "gradient_norm", "optimise_rollout", "step_normaliser"]
 
 
 class TrainingBackend(Protocol):
@@ -41,6 +41,9 @@ class TrainingBackend(Protocol):
 
     def reduce_sum(self, value: torch.Tensor) -> torch.Tensor:
         """``value`` summed over ranks (itself on one process)."""
+
+    def gather_rows(self, value: torch.Tensor) -> torch.Tensor:
+        """Rows of ``value`` from every rank, concatenated (itself on one process)."""
 
     @property
     def world_size(self) -> int:
@@ -106,6 +109,29 @@ def _trainable(policy: nn.Module) -> Iterable[nn.Parameter]:
     return (p for p in policy.parameters() if p.requires_grad)
 
 
+def gradient_norm(optimizer: Optimizer) -> torch.Tensor:
+    """``[]`` total 2-norm of the gradients the optimizer's parameters hold (before clipping: TRL's ``grad_norm``).
+
+    Exact on one device and under DDP (whose gradients are already averaged over ranks when this runs); FSDP and
+    DeepSpeed keep gradients sharded or outside ``.grad``, so there it is the norm of what this rank holds.
+    """
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+
+
+def _no_loss_stats(device: torch.device) -> LossStats:
+    """The statistics of no pass at all: zero sums, extremes that any pass replaces."""
+    zero = torch.zeros((), device=device)
+    return LossStats(zero, zero, zero, zero, zero, zero + float("inf"), zero - float("inf"))
+
+
+def _reduced_extremes(stats: LossStats, backend: TrainingBackend) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low_min, high_max)`` over every rank (one gather of both)."""
+    local = torch.stack([-stats.low_min, stats.high_max])[None]  # [1, 2]
+    extremes = backend.gather_rows(local).amax(dim=0)  # [2]
+    return -extremes[0], extremes[1]
+
+
 def optimise_rollout(
     policy: Policy,
     loss_fn: GRPOLoss,
@@ -126,6 +152,8 @@ def optimise_rollout(
 
     ``entropy`` is the exact mean token entropy of the scored distributions when the policy gives it
     (:meth:`~ervlight.policy.base.Policy.completion_scores`), else the mean ``-log p`` of the sampled tokens.
+    ``grad_norm`` is the mean over the updates of the gradient norm before clipping (:func:`gradient_norm`),
+    ``learning_rate`` the first update's learning rate (first parameter group).
 
     A step with nothing to learn on any rank (every group filtered or every token masked) runs no forward or
     backward pass; its updates see no gradient (the optimizer leaves every weight as it is) but still count as
@@ -133,9 +161,11 @@ def optimise_rollout(
     """
     normaliser, total = step_normaliser(rollout, config, backend)
     device = rollout.advantages.device
-    sums = torch.zeros(5, device=device)
+    totals = _no_loss_stats(device)
     entropy_sum, exact_entropy = torch.zeros(1, device=device), True
     first_loss = torch.zeros((), device=device)
+    norms: list[torch.Tensor] = []
+    learning_rate = float(optimizer.param_groups[0]["lr"])
     learn = total.item() > 0
     for iteration in range(config.num_iterations):
         optimizer.zero_grad(set_to_none=True)
@@ -149,11 +179,13 @@ def optimise_rollout(
                 policy, loss_fn, rollout, grad_context, rows_range, normaliser, config, backend, retain
             )  # fmt: skip
             step_loss += loss
-            sums += torch.stack(list(stats)).to(sums)
+            totals = merge_loss_stats(totals, LossStats(*(value.to(device) for value in stats)))
             if entropy is None:
                 exact_entropy = False
             else:
                 entropy_sum += entropy.to(entropy_sum)
+        if learn:
+            norms.append(gradient_norm(optimizer).float().to(device))
         if learn and config.max_grad_norm is not None:
             backend.clip_gradients(
                 optimizer, gradient_clip_val=config.max_grad_norm, gradient_clip_algorithm="norm"
@@ -164,9 +196,16 @@ def optimise_rollout(
             scheduler.step()
         if iteration == 0:
             first_loss = step_loss
-    summed = backend.reduce_sum(torch.cat([sums, entropy_sum]))  # one reduction for both
-    logs = loss_stats(LossStats(*summed[:5].unbind()), config.beta)
+    summed = backend.reduce_sum(
+        torch.cat([torch.stack(list(totals[:5])), entropy_sum])
+    )  # one reduction for both
+    tokens, kl_sum, neg_logp_sum, clipped_low, clipped_high, _ = summed.unbind()
+    low_min, high_max = _reduced_extremes(totals, backend)
+    step_stats = LossStats(tokens, kl_sum, neg_logp_sum, clipped_low, clipped_high, low_min, high_max)
+    logs = loss_stats(step_stats, config.beta)
     if exact_entropy:
         logs["entropy"] = (summed[5] / summed[0].clamp(min=1)).item()
+    logs["grad_norm"] = torch.stack(norms).mean().item() if norms else 0.0
+    logs["learning_rate"] = learning_rate
     logs["loss"] = (backend.reduce_sum(first_loss.clone()) / backend.world_size).item()
     return StepResult(first_loss, logs)

@@ -67,10 +67,16 @@ class Rollout(NamedTuple):
 
 
 class LossStats(NamedTuple):
-    """Detached sums a loss pass returns, so micro-batches can be added up before averaging."""
+    """Detached statistics of a loss pass: sums (added up over micro-batches) and per-sequence clip extremes.
+
+    The first five fields are sums; ``low_min`` and ``high_max`` combine by ``min`` and ``max`` instead
+    (``+inf`` and ``-inf`` when no sequence of the pass kept a token).
+    """
 
     tokens: torch.Tensor  # [] number of completion tokens that entered the loss
     kl_sum: torch.Tensor  # [] sum of per-token k3 KL over those tokens (0 when beta == 0)
     neg_logp_sum: torch.Tensor  # [] sum of -log p over those tokens (entropy estimate on sampled tokens)
     clipped_low: torch.Tensor  # [] tokens whose ratio was clipped below (ratio < 1 - eps, A < 0)
     clipped_high: torch.Tensor  # [] tokens whose ratio was clipped above (ratio > 1 + eps_high, A > 0)
+    low_min: torch.Tensor  # [] lowest per-sequence fraction of tokens clipped below
+    high_max: torch.Tensor  # [] highest per-sequence fraction of tokens clipped above

@@ -12,20 +12,20 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
+from ervlight.evaluation.agreement import kappa_from_table
+
 __all__ = ["bootstrap_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha", "majority"]
 
 
 def cohen_kappa(first: Sequence[Hashable], second: Sequence[Hashable]) -> float:
-    """Cohen's kappa of two raters' answers on the same items: (p_o - p_e) / (1 - p_e)."""
+    """Cohen's kappa of two raters' answers on the same items (any hashable categories)."""
     if len(first) != len(second):
         raise ValueError(f"cohen_kappa: {len(first)} and {len(second)} answers")
-    n = len(first)
-    if n == 0:
-        return math.nan
-    observed = sum(a == b for a, b in zip(first, second, strict=True)) / n
-    counts_a, counts_b = Counter(first), Counter(second)
-    expected = sum(counts_a[c] * counts_b[c] for c in counts_a) / (n * n)
-    return math.nan if expected == 1 else (observed - expected) / (1 - expected)
+    categories = {c: i for i, c in enumerate(dict.fromkeys([*first, *second]))}
+    table = [[0] * len(categories) for _ in categories]
+    for a, b in zip(first, second, strict=True):
+        table[categories[a]][categories[b]] += 1
+    return kappa_from_table(table)[0]
 
 
 def fleiss_kappa(items: Sequence[Sequence[Hashable]]) -> float:

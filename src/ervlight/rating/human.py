@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from PIL import Image
+from matplotlib.figure import Figure
 
 from ervlight.evaluation.metric_inputs import encode_completions, encode_judgements, encode_targets
 from ervlight.evaluation.metrics import consistency_metrics
@@ -176,7 +176,7 @@ def human_markdown(human: dict[str, Any]) -> list[str]:
     return lines
 
 
-def human_figure(human: dict[str, Any], title: str) -> Image.Image:
+def human_figure(human: dict[str, Any], title: str) -> Figure:
     """Bars of EEA/EPC/FCR per dataset: the human majority beside every judge, on the rated clips."""
     categories = [f"{dataset} {m.upper()}" for dataset in human["datasets"] for m in _METRICS]
     names = list(next(iter(human["datasets"].values()))["metrics"]) if human["datasets"] else [HUMANS]

@@ -97,11 +97,14 @@ def _csv_rows(path: Path) -> list[tuple[str, str, int | None, str, str, str]]:
 
 
 def _jsonl_rows(path: Path) -> list[tuple[str, str, int | None, str, str, str]]:
-    """The same from an ``ervlight test`` predictions JSONL (answer and rationale parsed as the report does)."""
+    """The same from an ``ervlight test`` predictions JSONL (answer and rationale parsed as the report does; clips
+    recorded as unreadable are left out)."""
     from ervlight.evaluation.predictions import read_predictions
 
     rows = []
     for record in read_predictions([path]):
+        if record.status != "ok":  # an unreadable clip: no video to show, no rationale to rate
+            continue
         parsed = parse_completion(record.completion)
         answer = parsed.answer_or_text(record.completion).strip()
         rows.append((record.dataset, record.clip_id, record.fold, record.gold, answer, parsed.think or ""))

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ervlight.jsonl import read_jsonl
 from ervlight.labels import get_label_space
 
 __all__ = [
@@ -89,10 +90,8 @@ class Rating:
         return json.dumps(row, ensure_ascii=False, sort_keys=True)
 
 
-def _check(row: Any, where: str) -> Rating:
+def _check(row: dict[str, Any], where: str) -> Rating:
     """Validate one parsed line; ``ValueError`` starting with ``where`` on anything wrong."""
-    if not isinstance(row, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
     missing = [key for key in Rating.__dataclass_fields__ if key not in row]
     if missing:
         raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")
@@ -117,6 +116,15 @@ def _check(row: Any, where: str) -> Rating:
                   row["emotion"], row["supports"], row["coherence"], str(row["time"]))  # fmt: skip
 
 
+def _report_torn_tail(where: str) -> None:
+    """Say that an interrupted last write was passed over."""
+    print(f"{where}: incomplete last line (interrupted write) ignored", file=sys.stderr)
+
+
+def _ignore(where: str) -> None:
+    """Pass over silently (the store cuts and reports the torn line itself)."""
+
+
 def read_ratings(paths: Sequence[str | Path], warn: bool = True) -> list[Rating]:
     """Every rating line of the files, in order; ``ValueError`` naming ``file:line`` for a malformed one."""
     ratings: list[Rating] = []
@@ -124,20 +132,8 @@ def read_ratings(paths: Sequence[str | Path], warn: bool = True) -> list[Rating]
         path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"ratings file {path} does not exist")
-        text = path.read_text(encoding="utf-8")
-        lines = text.split("\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                if number == len(lines) and not text.endswith("\n"):
-                    if warn:
-                        print(f"{where}: incomplete last line (interrupted write) ignored", file=sys.stderr)
-                    continue
-                raise ValueError(f"{where}: not JSON ({error.msg})") from None
+        torn = _report_torn_tail if warn else _ignore
+        for where, row in read_jsonl(path, on_torn_tail=torn):
             ratings.append(_check(row, where))
     return ratings
 

@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -28,17 +27,21 @@ from ervlight.grpo.advantages import Aggregation, ScaleRewards, aggregate_advant
 from ervlight.grpo.config import GRPOConfig
 from ervlight.grpo.loss import GRPOLoss, LossType
 from ervlight.grpo.rollout import scored_logprobs
-from ervlight.grpo.stats import completion_stats, completion_table, markdown_table, reward_stats
+from ervlight.grpo.stats import completion_stats, completion_table, reward_stats, rollout_tokens
 from ervlight.grpo.step import optimise_rollout
 from ervlight.grpo.types import PromptBatch, Rollout
 from ervlight.policy.base import Policy, PromptContext, SamplingConfig
 from ervlight.rewards.base import RewardInputs
 from ervlight.rewards.explanation import ExplanationReward
 from ervlight.rewards.registry import RewardRegistry
+from ervlight.tasks.completion_log import log_completion_table
 from ervlight.tasks.policy_task import EvalBatch, PolicyTask, Stage, evaluation_sampling, prompt_fields
 from ervlight.verifier.judge import VerifierJudge
 
-__all__ = ["GRPOModule", "RolloutSample"]
+__all__ = ["PROGRESS_BAR_METRICS", "GRPOModule", "RolloutSample"]
+
+#: Training metrics the progress bar shows (every metric goes to the loggers).
+PROGRESS_BAR_METRICS = ("reward", "loss")
 
 
 def _default_rewards() -> list[dict[str, Any]]:
@@ -66,7 +69,8 @@ class GRPOModule(PolicyTask):
             :mod:`ervlight.rewards.registry`; default: format and accuracy, weight 1 each).
         num_generations … max_grad_norm: the GRPO options, TRL's names; see :class:`GRPOConfig` (one object,
             validated at construction, kept as ``self.config``).
-        log_completions_steps: every this many steps log a table of sample completions (0: never).
+        log_completions_steps: every this many steps log a table of sample completions to every logger that
+            takes a table, else to ``completions.csv`` (:mod:`ervlight.tasks.completion_log`; 0: never).
         num_completions_to_print: rows of that table.
         datasets: label spaces of the val and test metrics (one collection each: ``val/<dataset>/war``…).
         val_temperature: validation and test sampling temperature (0: greedy); reference evaluation uses 0.3.
@@ -121,6 +125,8 @@ class GRPOModule(PolicyTask):
         self.num_completions_to_print = num_completions_to_print
         #: The latest table of sample completions (rows of :func:`ervlight.grpo.stats.completion_table`).
         self.last_completion_table: list[dict[str, str | float]] = []
+        #: Prompt and completion tokens of every rollout so far, all ranks (TRL's ``num_tokens``; checkpointed).
+        self.num_tokens_seen = 0
         sampling = evaluation_sampling(val_temperature, val_top_p, max_completion_length)
         super().__init__(
             policy, sampling, datasets, policy_dir, seed, optimizer=optimizer, lr_scheduler=lr_scheduler
@@ -280,12 +286,16 @@ class GRPOModule(PolicyTask):
             encode,
         )
         timings = sample.timings | {"policy": time.perf_counter() - start}
-        logs = self._rollout_logs(rollout) | step.logs
+        tokens = rollout_tokens(sample.context.attention_mask, rollout.completion_lengths, rollout.group_size)
+        self.num_tokens_seen += int(self.reduce_sum(tokens).item())
+        logs = self._rollout_logs(rollout) | step.logs | {"num_tokens": float(self.num_tokens_seen)}
         logs["step_time"] = time.perf_counter() - step_start
         logs |= {f"step_time/{name}": value for name, value in timings.items()}
+        shown = {name: logs.pop(name) for name in PROGRESS_BAR_METRICS}
+        self.log_dict(shown, prog_bar=True, on_step=True, on_epoch=False, batch_size=rollout.num_prompts)
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=rollout.num_prompts)
         if self.log_completions_steps > 0 and first_step % self.log_completions_steps == 0:
-            self._log_completions(batch, rollout, sample.texts, sample.labels)
+            self._log_completions(batch, rollout, sample.texts, sample.labels, first_step)
         return step.loss
 
     def _optimizer(self) -> Optimizer:
@@ -308,31 +318,48 @@ class GRPOModule(PolicyTask):
         total = self.gather_rows(rollout.total_rewards)  # [N_global]
         lengths = self.gather_rows(rollout.completion_lengths)  # [N_global]
         truncated = self.gather_rows(rollout.truncated)  # [N_global]
-        logs = reward_stats(rewards, total, self.rewards.names, rollout.group_size, self.config.scale_rewards)
+        logs = reward_stats(rewards, total, self.rewards.names, rollout.group_size)
         logs |= completion_stats(lengths, truncated)
         if self.config.filter_zero_std_groups:
             logs["frac_groups_filtered"] = 1.0 - self.gather_rows(rollout.sequence_weights).mean().item()
         return logs
 
     def _log_completions(
-        self, batch: MediaBatch | PromptBatch, rollout: Rollout, texts: list[str], labels: list[str]
+        self,
+        batch: MediaBatch | PromptBatch,
+        rollout: Rollout,
+        texts: list[str],
+        labels: list[str],
+        step: int,
     ) -> None:
-        """A table of completions with per-function rewards and advantages (TensorBoard text)."""
+        """A table of completions with per-function rewards and advantages, for every logger (main process).
+
+        ``step`` is the optimiser step the rollout was sampled at, the step its scalar metrics are logged at.
+        """
         names = batch.prompts if isinstance(batch, PromptBatch) else batch.clip_ids
         prompts = [name for name in names for _ in range(rollout.group_size)]
         self.last_completion_table = completion_table(
             prompts, labels, texts, rollout.rewards, self.rewards.names, rollout.advantages,
             self.num_completions_to_print,
         )  # fmt: skip
-        if self.global_rank == 0 and isinstance(self.logger, TensorBoardLogger):
-            self.logger.experiment.add_text(
-                "completions", markdown_table(self.last_completion_table), self.global_step
-            )
+        if self.global_rank == 0:
+            log_completion_table(self.trainer, self.last_completion_table, step)
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the token count so a resumed run continues ``num_tokens``."""
+        checkpoint["num_tokens_seen"] = self.num_tokens_seen
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the token count (0 for checkpoints written before it was kept)."""
+        self.num_tokens_seen = int(checkpoint.get("num_tokens_seen", 0))
 
     # ----------------------------------------------------------------- validation and test
     def evaluate(self, batch: EvalBatch, batch_idx: int, stage: Stage) -> list[str]:
         """Generate and score (:class:`PolicyTask`), then log each reward's mean (``<stage>/rewards/<name>``)."""
         texts = super().evaluate(batch, batch_idx, stage)
+        if not texts:  # a batch of only unreadable clips: counted by the metrics, no reward to average
+            return texts
         _, labels, datasets = prompt_fields(batch)
         rewards = self.rewards(RewardInputs(texts, labels, datasets))  # [B, R]
         means = {f"{stage}/rewards/{name}": rewards[:, r].mean() for r, name in enumerate(self.rewards.names)}

@@ -106,24 +106,27 @@ def read_dfew(
         video = _find(videos, clip_id, ".mp4")
         folder = _find(frames, clip_id, "") if media != "video" else None
         wanted = video if media == "video" else folder
+        record = ClipRecord(
+            clip_id=f"{clip_id:05d}",
+            dataset=str(DFEW.name),
+            label=label,
+            split=split,
+            fold=fold,
+            video=video if media == "video" else None,
+            frames_dir=folder,
+            audio=video,
+            source=source,
+        )
         if wanted is None:
             where = (videos if media == "video" else frames) or root / "Clip" / DFEW_MEDIA_DIRS[media][0]
             expected = where / (f"{clip_id:05d}.mp4" if media == "video" else f"{clip_id:05d}")
-            listing.missing.append(MissingClip(f"{clip_id:05d}", str(expected), source))
-            continue
-        listing.records.append(
-            ClipRecord(
-                clip_id=f"{clip_id:05d}",
-                dataset=str(DFEW.name),
-                label=label,
-                split=split,
-                fold=fold,
-                video=video if media == "video" else None,
-                frames_dir=folder,
-                audio=video,
-                source=source,
+            listing.missing.append(
+                MissingClip(
+                    f"{clip_id:05d}", str(expected), source, record.with_media(expected, media != "video")
+                )
             )
-        )
+            continue
+        listing.records.append(record)
     return listing
 
 

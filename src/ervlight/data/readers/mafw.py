@@ -116,27 +116,28 @@ def read_mafw(
         video = video if video is not None and video.is_file() else None
         folder = frames / clip_id if frames is not None and media != "video" else None
         wanted = video if media == "video" else (folder if folder is not None and folder.is_dir() else None)
+        wav = wavs / f"{clip_id}.wav"
+        audio = video if video is not None else (wav if wav.is_file() else None)
+        record = ClipRecord(
+            clip_id=clip_id,
+            dataset=str(space.name),
+            label=label,
+            split=split,
+            fold=fold,
+            video=video if media == "video" else None,
+            frames_dir=None if media == "video" else folder,
+            audio=audio,
+            caption=caption,
+            source=source,
+        )
         if wanted is None:
             base = (frames if media != "video" else clips) or root / "data" / _MEDIA_DIRS[media][0]
             expected = base / (f"{clip_id}.mp4" if media == "video" else clip_id)
-            listing.missing.append(MissingClip(clip_id, str(expected), source))
-            continue
-        wav = wavs / f"{clip_id}.wav"
-        audio = video if video is not None else (wav if wav.is_file() else None)
-        listing.records.append(
-            ClipRecord(
-                clip_id=clip_id,
-                dataset=str(space.name),
-                label=label,
-                split=split,
-                fold=fold,
-                video=video if media == "video" else None,
-                frames_dir=None if media == "video" else folder,
-                audio=audio,
-                caption=caption,
-                source=source,
+            listing.missing.append(
+                MissingClip(clip_id, str(expected), source, record.with_media(expected, media != "video"))
             )
-        )
+            continue
+        listing.records.append(record)
     return listing
 
 

@@ -125,7 +125,7 @@ def read_r1omni(
         if isinstance(entry, InvalidRow):
             listing.invalid.append(entry)
         elif entry.video is not None and not entry.video.is_file():
-            listing.missing.append(MissingClip(entry.clip_id, str(entry.video), entry.source))
+            listing.missing.append(MissingClip(entry.clip_id, str(entry.video), entry.source, entry))
         else:
             listing.records.append(entry)
     return listing
