@@ -195,6 +195,7 @@ def _test_args(settings: DemoSettings, run: str) -> list[str]:
             "--model.init_args.policy.init_args.pretrained", str(POLICIES[run]),
             "--model.init_args.max_new_tokens", str(settings.max_new_tokens),
             "--trainer.default_root_dir", str(settings.predictions(run).parent),
+            "--data.init_args.cache_dir", "runs/clip_cache",  # the three tests decode each clip once
             "--trainer.callbacks", json.dumps(writer)]  # fmt: skip
 
 
