@@ -13,7 +13,7 @@ from torch.utils.tensorboard import SummaryWriter
 from ervlight.evaluation.predictions import PredictionRecord
 from ervlight.evaluation.report import build_report
 from ervlight.pipeline import demo, stages
-from ervlight.pipeline.stages import POLICIES, DemoSettings, Stage, build_stages
+from ervlight.pipeline.stages import POLICIES, DemoSettings, Stage, build_seed_stages, build_stages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,17 +21,18 @@ REPO = Path(__file__).resolve().parents[2]
 def test_stage_plan_order_outputs_and_arguments() -> None:
     settings = DemoSettings(REPO / "configs", seed=3, grpo_steps=7, max_new_tokens=64)
     plan = build_stages(settings)
-    names = ["corpus", "sft", "verifier", "judge", "baseline", "erv"]
-    names += ["test-sft", "test-baseline", "test-erv", "report-sft", "report-baseline", "report-erv"]
-    assert [s.name for s in plan] == names
-    outputs = {s.name: str(s.output) for s in plan}
+    assert [s.name for s in plan] == ["corpus", "perception", "sft", "verifier", "judge"]
+    seeded = build_seed_stages(settings)
+    names = ["baseline", "erv", "test-sft", "test-baseline", "test-erv", "report-sft", "report-baseline"]
+    assert [s.name for s in seeded] == [*names, "report-erv"]
+    outputs = {s.name: str(s.output) for s in plan + seeded}
+    assert outputs["perception"] == "runs/perception_demo/policy"
     assert outputs["sft"] == "runs/sft_demo/policy"
+    assert outputs["judge"] == "runs/judge_bow/judge.json"
     assert outputs["erv"] == "runs/grpo_erv_demo/policy"
     assert outputs["report-erv"] == "reports/erv/metrics.json"
-    judge = stages._verifier_args(settings, judge=True)
-    assert judge[judge.index("--seed_everything") + 1] == "4"
-    assert judge[judge.index("--data.init_args.text.path") + 1] == "demo_data/verifier_corpus_judge.jsonl"
-    assert judge[judge.index("--model.init_args.export_dir") + 1] == "runs/verifier_judge/verifier"
+    verifier = stages._verifier_args(settings)
+    assert verifier[verifier.index("--seed_everything") + 1] == "3"
     grpo = stages._grpo_args(settings, "grpo/erv_parity_demo.yaml")
     assert grpo[grpo.index("--trainer.max_steps") + 1] == "7"
     assert not [arg for arg in grpo if arg.startswith("--model.init_args.rewards")]
@@ -90,9 +91,15 @@ def _fake_stages(calls: list[str]) -> list[Stage]:
     return plan
 
 
+def _patch(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:
+    """Shared stages: the pretend training; per seed: the three reports."""
+    monkeypatch.setattr(demo, "build_stages", lambda settings: _fake_stages(calls)[:1])
+    monkeypatch.setattr(demo, "build_seed_stages", lambda settings: _fake_stages(calls)[1:])
+
+
 def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(demo, "build_stages", lambda settings: _fake_stages(calls))
+    _patch(monkeypatch, calls)
     settings = DemoSettings(REPO / "configs")
     messages: list[str] = []
     result = demo.run_demo(tmp_path / "w", settings, log=messages.append)
@@ -119,12 +126,13 @@ def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pyte
         == result.table
         + "\n\nGRPO training rewards (first-epoch mean → last-epoch mean):\n\n"
         + (result.training + "\n")
+        + ("\n" + result.paired + "\n")
     )
     calls.clear()
     again = demo.run_demo(tmp_path / "w", settings, log=messages.append)
     assert calls == []
     assert again.table == result.table
-    assert messages[-1] == "[4/4] report-ERV: already done (reports/erv/metrics.json)"
+    assert messages[-1] == "[3/3] report-ERV: already done (reports/erv/metrics.json)"
     with pytest.raises(ValueError, match="holds a demo run with settings"):
         demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs", seed=1), log=messages.append)
     demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs", seed=1), fresh=True, log=messages.append)
@@ -134,20 +142,22 @@ def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pyte
 def test_a_stage_that_leaves_no_output_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = [Stage("broken", "writes nothing", Path("nothing"), lambda: None)]
     monkeypatch.setattr(demo, "build_stages", lambda settings: broken)
+    monkeypatch.setattr(demo, "build_seed_stages", lambda settings: [])
     with pytest.raises(RuntimeError, match="demo stage 'broken' finished without writing nothing"):
         demo.run_demo(tmp_path, DemoSettings(REPO / "configs"), log=lambda _: None)
 
 
 def test_main_needs_the_configs_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main(["--configs", str(tmp_path), "--workdir", str(tmp_path / "w")]) == 2
-    assert "lacks sft/demo.yaml, verifier/demo.yaml" in capsys.readouterr().err
+    assert "lacks perception/demo.yaml, sft/demo.yaml, verifier/demo.yaml" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The real ``ervlight demo`` (what ``make demo`` runs), with few GRPO steps: ``pytest -m slow tests/pipeline``."""
     start = time.perf_counter()
-    argv = ["--workdir", str(tmp_path / "demo"), "--configs", str(REPO / "configs"), "--grpo-steps", "4"]
+    argv = ["--workdir", str(tmp_path / "demo"), "--configs", str(REPO / "configs"), "--grpo-steps", "4",
+            "--size", "small"]  # fmt: skip
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
     for run in ("SFT", "baseline", "ERV"):
@@ -183,3 +193,26 @@ def test_check_verifier_rejects_a_collapsed_verifier(tmp_path: Path, monkeypatch
     monkeypatch.setattr(VerifierScorer, "from_pretrained", lambda path: _FixedVerifier(varied=False))
     with pytest.raises(RuntimeError, match="gives every held-out sentence the same label"):
         stages.check_verifier(tmp_path / "v", corpus)
+
+
+def test_seeds_run_in_their_own_folders_beside_the_shared_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    _patch(monkeypatch, calls)
+    messages: list[str] = []
+    result = demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs"), log=messages.append, seeds=[0, 1])
+    assert calls == ["trained", "SFT", "baseline", "ERV", "SFT", "baseline", "ERV"]
+    assert (tmp_path / "w" / "seed_1" / "demo_data").is_symlink()
+    assert (tmp_path / "w" / "seed_1" / "runs" / "sft_demo").resolve() == tmp_path / "w" / "runs" / "sft_demo"
+    assert result.seeds[1]["ERV"] == str(tmp_path / "w" / "seed_1" / "reports" / "erv")
+    assert any(m.startswith("[seed 1 3/3] report-ERV: done in ") for m in messages)
+    lines = result.paired.splitlines()
+    header = "| group | clips | metric | seed 0: ERV − baseline [95 %] | seed 1: ERV − baseline [95 %] | mean ± std |"
+    assert header in lines
+    assert "| all | 2 | EEA | +100.0 [+100.0, +100.0] | +100.0 [+100.0, +100.0] | +100.0 ± 0.0 |" in lines
+    assert "| dfew | 2 | WAR | +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] | +0.0 ± 0.0 |" in lines
+    assert "| all | 2 | FCR | 0.0 ± 0.0 | 0.0 ± 0.0 | 100.0 ± 0.0 |" in lines
+    assert result.paired in (tmp_path / "w" / "demo_table.md").read_text()
+    with pytest.raises(ValueError, match=r"--seeds repeats a seed: \[2, 2\]"):
+        demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs"), log=messages.append, seeds=[2, 2])

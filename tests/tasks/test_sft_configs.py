@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ervlight.cli import main
+from ervlight.policy.backbones.tiny_omni import TinyOmni
 from ervlight.tasks.schedules import WarmupCosineLR
 
 
@@ -50,6 +51,8 @@ def test_config_parses(name: str, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_demo_config_tiny_fit(tmp_path: Path, emer_json: Path, dfew_root: Path) -> None:
     policy_dir = tmp_path / "policy"
+    towers = tmp_path / "perception"  # the demo SFT starts from perception pre-training's saved policy
+    TinyOmni(tokenizer_corpus=str(emer_json), hidden_size=32, intermediate_size=64).save_pretrained(towers)
     overrides = {
         "trainer.max_steps": "3",
         "trainer.max_epochs": "1",
@@ -57,9 +60,7 @@ def test_demo_config_tiny_fit(tmp_path: Path, emer_json: Path, dfew_root: Path) 
         "trainer.limit_val_batches": "1",
         "trainer.default_root_dir": str(tmp_path),
         "trainer.logger.init_args.save_dir": str(tmp_path),
-        "model.init_args.policy.init_args.tokenizer_corpus": str(emer_json),
-        "model.init_args.policy.init_args.hidden_size": "32",
-        "model.init_args.policy.init_args.intermediate_size": "64",
+        "model.init_args.policy.init_args.pretrained": str(towers),
         "model.init_args.max_new_tokens": "4",
         "model.init_args.policy_dir": str(policy_dir),
         "data.init_args.train": json.dumps([{"kind": "emer", "root": str(emer_json)}]),

@@ -78,13 +78,33 @@ def _compare(folders: list[str]) -> int:
     """Print a comparison table of report folders."""
     from ervlight.evaluation.report import comparison_table, load_metrics
 
-    runs = {}
+    runs, paths = {}, {}
     for spec in folders:
         name, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
         content = load_metrics(folder)
         runs[name or content["name"]] = content
+        paths[name or content["name"]] = folder
     print(comparison_table(runs))
+    _paired(paths)
     return 0
+
+
+def _paired(paths: dict[str, str]) -> None:
+    """Each later report against the first: paired bootstrap intervals when both judged the same clips."""
+    from ervlight.evaluation.clip_outcomes import read_clip_outcomes, same_clips
+    from ervlight.evaluation.paired import paired_bootstrap, paired_table
+
+    names = list(paths)
+    if len(names) < 2 or not all((Path(p) / "predictions.csv").is_file() for p in paths.values()):
+        return
+    first = read_clip_outcomes(paths[names[0]])
+    for name in names[1:]:
+        other = read_clip_outcomes(paths[name])
+        if not same_clips(first, other):
+            print(f"\n{name} and {names[0]} judged different clips: no paired intervals")
+            continue
+        print(f"\n{name} − {names[0]}, points, 95 % paired bootstrap interval over clips (first judge):\n")
+        print(paired_table(paired_bootstrap(first, other), names[0], name))
 
 
 def main(argv: list[str]) -> int:

@@ -1,20 +1,25 @@
-"""``ervlight demo``: the paper's claim on a laptop — SFT, verifier, GRPO baseline vs ERV, judged by a second verifier.
+"""``ervlight demo``: the paper's claim on a laptop, measured — SFT, GRPO baseline vs ERV, paired intervals, seeds.
 
-Stages (each a plain ``ervlight`` step with the shipped demo configs; all outputs under ``--workdir``):
+Shared stages (each a plain ``ervlight`` step with the shipped demo configs; all outputs under ``--workdir``):
 
-1. ``corpus`` — the small SYNTHETIC demo corpus (``ervlight data make-demo``) and a second verifier corpus drawn
-   with another seed (the judge's training data);
-2. ``sft`` — cold-start SFT of TinyOmni (``configs/sft/demo.yaml``);
-3. ``verifier`` — the reward verifier (``configs/verifier/demo.yaml``);
-4. ``judge`` — an independently trained judge verifier: the same recipe on the other-seed corpus and another
-   training seed; it never trains a policy;
-5. ``baseline`` / ``erv`` — GRPO twice from the same SFT policy: format + accuracy (R1-Omni) and format +
-   accuracy + explanation (ERV) (``configs/grpo/r1omni_baseline_demo.yaml``, ``configs/grpo/erv_parity_demo.yaml``);
-6. ``evaluate`` — SFT, baseline and ERV tested on the fold-1 test lists (``configs/eval/demo.yaml``: temperature
-   0.3, top-p 0.9), reports judged by the judge verifier (the reward verifier as second judge, for agreement);
-7. one table (WAR, UAR, EEA, EPC, FCR per policy and dataset) and where the reports are.
+1. ``corpus`` — the SYNTHETIC demo corpus (``ervlight data make-demo``; default size ``standard``: 308 fold-1
+   test clips) and a second verifier corpus drawn with another seed (the judge's training data);
+2. ``perception`` — the media towers pre-trained on the fold-1 TRAINING clips' labels, with their own held-out
+   accuracy (``configs/perception/demo.yaml``; stands in for a real model's pretrained encoders);
+3. ``sft`` — cold-start SFT of TinyOmni from those towers (``configs/sft/demo.yaml``);
+4. ``verifier`` — the reward verifier (``configs/verifier/demo.yaml``);
+5. ``judge`` — the independent judge: a bag-of-words verifier fitted on the other-seed corpus (another model
+   family; never used in training), with its held-out accuracy and its agreement with the reward verifier.
 
-Finished stages are kept: a re-run with the same settings resumes; ``--fresh`` starts over.
+Per seed (``--seeds``; the first in the working folder, the others in ``seed_<s>/`` beside links to the shared
+outputs): ``baseline`` / ``erv`` — GRPO from the same SFT policy with format + accuracy (R1-Omni) and format +
+accuracy + explanation (ERV); ``test-*`` — SFT, baseline and ERV on the fold-1 test lists (temperature 0.3,
+top-p 0.9, seeded); ``report-*`` — judged by the judge (the reward verifier as second judge, for agreement).
+
+Then the tables: WAR, UAR, EEA, EPC, FCR per policy and dataset; ERV − baseline and ERV − SFT per metric with 95 %
+paired bootstrap intervals over clips, pooled and per dataset, per seed and as mean ± std over seeds
+(``demo_table.md``, ``demo_result.json``). Finished stages are kept: a re-run with the same settings resumes;
+``--fresh`` starts over. Torch runs with ``--threads`` threads (1) and deterministic algorithms.
 """
 
 from __future__ import annotations
@@ -27,11 +32,18 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ervlight.pipeline.stages import GRPO_LOGS, DemoSettings, Stage, build_stages
+from ervlight.pipeline.stages import (
+    GRPO_LOGS,
+    DemoSettings,
+    Stage,
+    build_seed_stages,
+    build_stages,
+    link_shared,
+)
 
 __all__ = ["DemoResult", "build_parser", "main", "run_demo"]
 
@@ -58,6 +70,8 @@ class DemoResult:
     metrics: dict[str, dict[str, Any]]
     training: str = ""
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    paired: str = ""
+    seeds: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 def _reward_curves() -> dict[str, dict[str, list[float]]]:
@@ -89,6 +103,7 @@ def _check_settings(workdir: Path, settings: DemoSettings, fresh: bool) -> None:
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     wanted = {"seed": settings.seed, "size": settings.size, "overrides": settings.overrides()}
+    # each seed keeps its own folder, so --seeds may grow on a resumed run
     if stamp.is_file():
         found = json.loads(stamp.read_text())
         if found != wanted:
@@ -99,42 +114,88 @@ def _check_settings(workdir: Path, settings: DemoSettings, fresh: bool) -> None:
     stamp.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
+def _run_stages(stages: list[Stage], timings: dict[str, float], log: Callable[[str], None], tag: str) -> None:
+    """Run the stages not done yet (in the current folder), timing each under ``tag + name``."""
+    for number, stage in enumerate(stages, start=1):
+        where = f"[{tag}{number}/{len(stages)}] {stage.name}"
+        if stage.done():
+            log(f"{where}: already done ({stage.output})")
+            continue
+        log(f"{where}: {stage.description}")
+        start = time.perf_counter()
+        stage.run()
+        timings[tag + stage.name] = round(time.perf_counter() - start, 1)
+        log(f"{where}: done in {timings[tag + stage.name]:.0f} s")
+
+
+def _seed_folder(root: Path, settings: DemoSettings, seed: int) -> Path:
+    """Where a seed's GRPO runs and reports live: the working folder for ``settings.seed``, else ``seed_<s>``."""
+    if seed == settings.seed:
+        return root
+    folder = root / f"seed_{seed}"
+    link_shared(folder, root)
+    return folder
+
+
+def _paired_text(per_seed: dict[int, dict[str, Any]]) -> str:
+    """The paired-difference tables (per comparison: each seed's intervals and mean ± std) and the policy table."""
+    from ervlight.pipeline.summary import COMPARISONS, policies_table, seeds_table
+
+    parts = [f"Policies, mean ± std over seeds {', '.join(map(str, per_seed))} (rates in %):", "",
+             policies_table(per_seed)]  # fmt: skip
+    for name, _, _ in COMPARISONS:
+        parts += ["", f"{name}, points, 95 % paired bootstrap interval over clips:", ""]
+        parts.append(seeds_table({seed: rows[name] for seed, rows in per_seed.items()}, name))
+    return "\n".join(parts)
+
+
 def run_demo(
     workdir: str | Path,
     settings: DemoSettings,
     fresh: bool = False,
     log: Callable[[str], None] = print,
+    seeds: list[int] | None = None,
 ) -> DemoResult:
-    """Run every stage not already done under ``workdir`` and return the comparison."""
+    """Run every stage not already done under ``workdir`` (shared stages once, GRPO and evaluation per seed)."""
+    from ervlight.evaluation.curves import trend_table
+    from ervlight.evaluation.report import comparison_table, load_metrics
+    from ervlight.pipeline.summary import paired_comparisons
+
     root = Path(workdir).resolve()
     _check_settings(root, settings, fresh)
-    stages: list[Stage] = build_stages(settings)
+    seeds = seeds or [settings.seed]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds repeats a seed: {seeds}")
     timings: dict[str, float] = {}
     with _inside(root):
-        for number, stage in enumerate(stages, start=1):
-            if stage.done():
-                log(f"[{number}/{len(stages)}] {stage.name}: already done ({stage.output})")
-                continue
-            log(f"[{number}/{len(stages)}] {stage.name}: {stage.description}")
-            start = time.perf_counter()
-            stage.run()
-            timings[stage.name] = round(time.perf_counter() - start, 1)
-            log(f"[{number}/{len(stages)}] {stage.name}: done in {timings[stage.name]:.0f} s")
-        from ervlight.evaluation.curves import trend_table
-        from ervlight.evaluation.report import comparison_table, load_metrics
-
-        reports = {run: str(root / settings.report_dir(run)) for run in RUNS}
-        metrics = {run: load_metrics(folder) for run, folder in reports.items()}
+        _run_stages(build_stages(settings), timings, log, "")
+    reports: dict[int, dict[str, str]] = {}
+    per_seed: dict[int, dict[str, Any]] = {}
+    for seed in seeds:
+        folder = _seed_folder(root, settings, seed)
+        tag = "" if seed == settings.seed and len(seeds) == 1 else f"seed {seed} "
+        with _inside(folder):
+            _run_stages(build_seed_stages(replace(settings, seed=seed)), timings, log, tag)
+        reports[seed] = {run: str(folder / settings.report_dir(run)) for run in RUNS}
+        per_seed[seed] = paired_comparisons(reports[seed])
+    first = reports[seeds[0]]
+    metrics = {run: load_metrics(folder) for run, folder in first.items()}
+    with _inside(root):
         curves = _reward_curves()
     table = comparison_table(metrics)
     training = trend_table(curves, REWARD_CURVES) if curves else ""
-    result = DemoResult(table, reports, timings, metrics, training, curves)
+    paired = _paired_text(per_seed)
+    result = DemoResult(table, first, timings, metrics, training, curves, paired, reports)
     summary = {k: v for k, v in asdict(result).items() if k != "metrics"}
+    summary["differences"] = {
+        seed: {name: [asdict(row) for row in rows] for name, rows in comparisons.items()}
+        for seed, comparisons in per_seed.items()
+    }
     (root / "demo_result.json").write_text(json.dumps(summary, indent=2) + "\n")
     extra = (
         f"\nGRPO training rewards (first-epoch mean → last-epoch mean):\n\n{training}\n" if training else ""
     )
-    (root / "demo_table.md").write_text(table + "\n" + extra)
+    (root / "demo_table.md").write_text(table + "\n" + extra + "\n" + paired + "\n")
     return result
 
 
@@ -147,9 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Run from the repository root (it reads configs/). Deterministic for a seed; resumes finished stages.",
     )
     parser.add_argument("--workdir", default="runs/demo", help="where everything is written (runs/demo)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus and every stage (0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus and the shared stages (0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="seeds of GRPO and evaluation, each in its own folder (default: --seed)")  # fmt: skip
     parser.add_argument(
-        "--size", default="small", choices=["small", "medium"], help="demo corpus size (small)"
+        "--threads", type=int, default=1, help="torch CPU threads (1: the same sums every run)"
+    )
+    parser.add_argument(
+        "--size",
+        default="standard",
+        choices=["small", "standard", "medium"],
+        help="demo corpus size (standard)",
     )
     parser.add_argument("--configs", default="configs", help="the repository's configs/ folder")
     parser.add_argument(
@@ -161,15 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _pin(threads: int) -> None:
+    """Fixed torch threads and deterministic algorithms: the same sums in the same order on every run."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def main(argv: list[str]) -> int:
     """Run ``ervlight demo``; returns the exit code."""
     args = build_parser().parse_args(argv)
     configs = Path(args.configs).resolve()
-    missing = [
-        name
-        for name in ("sft/demo.yaml", "verifier/demo.yaml", "grpo/erv_parity_demo.yaml", "eval/demo.yaml")
-        if not (configs / name).is_file()
-    ]
+    needed = ("perception/demo.yaml", "sft/demo.yaml", "verifier/demo.yaml", "grpo/erv_parity_demo.yaml",
+              "eval/demo.yaml")  # fmt: skip
+    missing = [name for name in needed if not (configs / name).is_file()]
     if missing:
         print(
             f"ervlight demo: {configs} lacks {', '.join(missing)}; run from the repository root",
@@ -177,9 +252,10 @@ def main(argv: list[str]) -> int:
         )
         return 2
     settings = DemoSettings(configs, args.seed, args.size, args.grpo_steps, args.max_new_tokens)
+    _pin(args.threads)
     start = time.perf_counter()
     try:
-        result = run_demo(args.workdir, settings, fresh=args.fresh)
+        result = run_demo(args.workdir, settings, fresh=args.fresh, seeds=args.seeds)
     except ValueError as error:
         print(f"ervlight demo: {error}", file=sys.stderr)
         return 2
@@ -191,6 +267,7 @@ def main(argv: list[str]) -> int:
             "\nGRPO training rewards, first-epoch mean → last-epoch mean (each epoch sees every clip once):\n"
         )
         print(result.training)
+    print(f"\n{result.paired}")
     print(f"\nreports: {', '.join(f'{run} {folder}' for run, folder in result.reports.items())}")
     print(f"stage times (s): {result.timings}; total {total:.0f} s")
     return 0

@@ -14,12 +14,25 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATA", "GRPO_LOGS", "POLICIES", "DemoSettings", "Stage", "build_stages"]
+__all__ = [
+    "DATA",
+    "GRPO_LOGS",
+    "POLICIES",
+    "SHARED",
+    "DemoSettings",
+    "Stage",
+    "build_seed_stages",
+    "build_stages",
+    "link_shared",
+]
 
 DATA = Path("demo_data")
 JUDGE_CORPUS = DATA / "verifier_corpus_judge.jsonl"
 REWARD_VERIFIER = Path("runs/verifier_demo/verifier")
-JUDGE_VERIFIER = Path("runs/verifier_judge/verifier")
+#: The independent judge: a bag-of-words verifier (``ervlight.pipeline.judge``) with its ``judge.json``.
+JUDGE_VERIFIER = Path("runs/judge_bow")
+#: The policy whose towers perception pre-training trained (SFT starts from it).
+PERCEPTION = Path("runs/perception_demo/policy")
 #: Policy folder of each evaluated run (as the SFT and GRPO demo configs save them).
 #: The baseline's GRPO config (format + accuracy).
 BASELINE_CONFIG = "grpo/r1omni_baseline_demo.yaml"
@@ -30,6 +43,8 @@ POLICIES = {
     "baseline": Path("runs/grpo_r1omni_demo/policy"),
     "ERV": Path("runs/grpo_erv_demo/policy"),
 }
+#: What every seed's GRPO and evaluation read from the shared stages (linked into a seed's folder).
+SHARED = (DATA, POLICIES["SFT"].parent, REWARD_VERIFIER.parent, JUDGE_VERIFIER, Path("runs/clip_cache"))
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,7 @@ class DemoSettings:
 
     Attributes:
         configs: the repository's ``configs/`` folder (absolute).
-        seed: seed of the corpus and every stage (the judge verifier uses ``seed + 1``).
+        seed: seed of the stages built from these settings (the judge's corpus uses ``seed + 1``).
         size: demo corpus size (``small`` or ``medium``).
         grpo_steps: GRPO optimiser steps (``None``: the configs' ``max_steps``).
         max_new_tokens: evaluation completion budget.
@@ -46,7 +61,7 @@ class DemoSettings:
 
     configs: Path
     seed: int = 0
-    size: str = "small"
+    size: str = "standard"
     grpo_steps: int | None = None
     max_new_tokens: int = 160
 
@@ -114,23 +129,10 @@ def _corpus(settings: DemoSettings) -> None:
     JUDGE_CORPUS.write_text("".join(lines), encoding="utf-8")
 
 
-def _verifier_args(settings: DemoSettings, judge: bool) -> list[str]:
-    """``fit`` arguments of the reward verifier or (``judge``) the independent judge verifier."""
-    args = [
-        "fit",
-        "--config",
-        settings.config("verifier/demo.yaml"),
-        "--trainer.callbacks",
-        "[]",  # the demo keeps the exported verifier only: no checkpoint callbacks
-        "--trainer.enable_checkpointing",
-        "false",
-    ]
-    if not judge:
-        return [*args, "--seed_everything", str(settings.seed)]
-    root = str(JUDGE_VERIFIER.parent)
-    return [*args, "--seed_everything", str(settings.seed + 1), "--data.init_args.text.path", str(JUDGE_CORPUS),
-            "--model.init_args.export_dir", str(JUDGE_VERIFIER), "--trainer.default_root_dir", root,
-            "--trainer.logger.init_args.save_dir", root]  # fmt: skip
+def _verifier_args(settings: DemoSettings) -> list[str]:
+    """``fit`` arguments of the reward verifier (the demo keeps the exported verifier only: no checkpoint callbacks)."""
+    return ["fit", "--config", settings.config("verifier/demo.yaml"), "--trainer.callbacks", "[]",
+            "--trainer.enable_checkpointing", "false", "--seed_everything", str(settings.seed)]  # fmt: skip
 
 
 def check_verifier(folder: Path, corpus: Path, sentences: int = 200) -> None:
@@ -152,17 +154,23 @@ def check_verifier(folder: Path, corpus: Path, sentences: int = 200) -> None:
         )
 
 
-def _train_verifier(settings: DemoSettings, judge: bool) -> None:
-    """Train a verifier and check it did not collapse."""
-    _lightning(_verifier_args(settings, judge))
-    folder, corpus = (
-        (JUDGE_VERIFIER, JUDGE_CORPUS) if judge else (REWARD_VERIFIER, DATA / "verifier_corpus.jsonl")
-    )
+def _train_verifier(settings: DemoSettings) -> None:
+    """Train the reward verifier and check it did not collapse."""
+    _lightning(_verifier_args(settings))
     try:
-        check_verifier(folder, corpus)
+        check_verifier(REWARD_VERIFIER, DATA / "verifier_corpus.jsonl")
     except RuntimeError:
-        shutil.move(str(folder), str(folder) + ".collapsed")  # keep it for inspection; the stage is not done
+        shutil.move(
+            str(REWARD_VERIFIER), str(REWARD_VERIFIER) + ".collapsed"
+        )  # kept for inspection; not done
         raise
+
+
+def _train_judge() -> None:
+    """Fit the bag-of-words judge on its own corpus and record its held-out figures."""
+    from ervlight.pipeline.judge import train_judge
+
+    train_judge(JUDGE_CORPUS, JUDGE_VERIFIER, REWARD_VERIFIER, DATA / "verifier_corpus.jsonl")
 
 
 def _grpo_args(settings: DemoSettings, config: str) -> list[str]:
@@ -189,6 +197,7 @@ def _test_args(settings: DemoSettings, run: str) -> list[str]:
             "--model.init_args.policy.init_args.pretrained", str(POLICIES[run]),
             "--model.init_args.max_new_tokens", str(settings.max_new_tokens),
             "--trainer.default_root_dir", str(settings.predictions(run).parent),
+            "--data.init_args.cache_dir", "runs/clip_cache",  # the three tests decode each clip once
             "--trainer.callbacks", json.dumps(writer)]  # fmt: skip
 
 
@@ -196,25 +205,42 @@ def _report(settings: DemoSettings, run: str) -> None:
     """Judge a run's predictions with the judge verifier (the reward verifier as second judge) and write its report."""
     from ervlight.evaluation.predictions import read_predictions
     from ervlight.evaluation.report import build_report
+    from ervlight.verifier.bag_of_words import BagOfWordsVerifier
     from ervlight.verifier.judge import VerifierJudge
 
-    judges = [VerifierJudge(str(JUDGE_VERIFIER), name="judge-verifier"),
+    judges = [VerifierJudge(BagOfWordsVerifier.from_pretrained(JUDGE_VERIFIER), name="judge-bow"),
               VerifierJudge(str(REWARD_VERIFIER), name="reward-verifier")]  # fmt: skip
     build_report(read_predictions([settings.predictions(run)]), judges, settings.report_dir(run), name=run)
 
 
+def _seeded(settings: DemoSettings) -> list[str]:
+    """``--seed_everything`` of a stage."""
+    return ["--seed_everything", str(settings.seed)]
+
+
 def build_stages(settings: DemoSettings) -> list[Stage]:
-    """The demo's stages in order."""
-    stages = [
+    """The shared stages in order: corpus, perception, SFT, reward verifier, judge (seed ``settings.seed``)."""
+    perception = ["fit", "--config", settings.config("perception/demo.yaml"), *_seeded(settings),
+                  "--model.init_args.seed", str(settings.seed)]  # fmt: skip
+    sft = ["fit", "--config", settings.config("sft/demo.yaml"), *_seeded(settings), "--trainer.limit_val_batches",
+           "0"]  # fmt: skip
+    return [
         Stage("corpus", f"generate the {settings.size} synthetic demo corpus (seed {settings.seed})", JUDGE_CORPUS,
               partial(_corpus, settings)),
-        Stage("sft", "cold-start SFT of TinyOmni (configs/sft/demo.yaml)", POLICIES["SFT"],
-              partial(_lightning, ["fit", "--config", settings.config("sft/demo.yaml"), "--seed_everything",
-                                   str(settings.seed), "--trainer.limit_val_batches", "0"])),
+        Stage("perception", "pre-train the media towers on the training clips' labels "
+              "(configs/perception/demo.yaml)", PERCEPTION, partial(_lightning, perception)),
+        Stage("sft", "cold-start SFT of TinyOmni from the pre-trained towers (configs/sft/demo.yaml)",
+              POLICIES["SFT"], partial(_lightning, sft)),
         Stage("verifier", "train the reward verifier (configs/verifier/demo.yaml)", REWARD_VERIFIER,
-              partial(_train_verifier, settings, False)),
-        Stage("judge", "train the independent judge verifier (other data seed, other training seed)",
-              JUDGE_VERIFIER, partial(_train_verifier, settings, True)),
+              partial(_train_verifier, settings)),
+        Stage("judge", "fit the independent bag-of-words judge on its own corpus seed",
+              JUDGE_VERIFIER / "judge.json", _train_judge),
+    ]  # fmt: skip
+
+
+def build_seed_stages(settings: DemoSettings) -> list[Stage]:
+    """The stages of one seed (``settings.seed``): both GRPO runs, then test and report of the three policies."""
+    stages = [
         Stage("baseline", "GRPO with format + accuracy (configs/grpo/r1omni_baseline_demo.yaml)",
               POLICIES["baseline"], partial(_lightning, _grpo_args(settings, BASELINE_CONFIG))),
         Stage("erv", "GRPO with format + accuracy + explanation (configs/grpo/erv_parity_demo.yaml)",
@@ -227,3 +253,13 @@ def build_stages(settings: DemoSettings) -> list[Stage]:
         stages.append(Stage(f"report-{run.lower()}", f"judge the {run} rationales and write its report",
                             settings.report_dir(run) / "metrics.json", partial(_report, settings, run)))  # fmt: skip
     return stages
+
+
+def link_shared(folder: Path, shared: Path) -> None:
+    """Make ``folder`` (a seed's working folder) see the shared stages' outputs under ``shared`` (symlinks)."""
+    for path in SHARED:
+        link = folder / path
+        if link.is_symlink() or link.exists():
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to((shared / path).resolve(), target_is_directory=True)

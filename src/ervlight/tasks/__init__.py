@@ -1,5 +1,5 @@
 """ervlight's LightningModules (torchgeo's shape): a thin base, the policy task base and its SFT, GRPO and evaluation
-tasks, and the learning-rate schedules.
+tasks, the perception pre-training task, and the learning-rate schedules.
 
 Names are imported on first use, so that ``ervlight.tasks.base`` (which the verifier's module derives from) loads
 without pulling in the policy tasks and their rewards.
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ervlight.tasks.base import BaseModule
     from ervlight.tasks.evaluation import EvaluationTask
     from ervlight.tasks.grpo import GRPOModule
+    from ervlight.tasks.perception import PerceptionModule
     from ervlight.tasks.policy_task import PolicyTask
     from ervlight.tasks.schedules import WarmupCosineLR, WarmupLinearLR
     from ervlight.tasks.sft import SFTModule
@@ -22,6 +23,7 @@ __all__ = [
     "BaseModule",
     "EvaluationTask",
     "GRPOModule",
+    "PerceptionModule",
     "PolicyTask",
     "SFTModule",
     "WarmupCosineLR",
@@ -32,6 +34,7 @@ _MODULES = {
     "BaseModule": "ervlight.tasks.base",
     "EvaluationTask": "ervlight.tasks.evaluation",
     "GRPOModule": "ervlight.tasks.grpo",
+    "PerceptionModule": "ervlight.tasks.perception",
     "PolicyTask": "ervlight.tasks.policy_task",
     "SFTModule": "ervlight.tasks.sft",
     "WarmupCosineLR": "ervlight.tasks.schedules",
