@@ -269,6 +269,10 @@ class LLMJudge:
             return reference_judge_reply(reply, dataset)
         return get_label_space(dataset).normalize(reply) if reply is not None else None
 
+    def failed_rationales(self) -> int:
+        """Distinct (dataset, rationale) pairs whose latest judgement failed after every retry."""
+        return sum(reason == "failed" for reason in self._unjudged.values())
+
     def unjudged_reason(self, rationale: str, dataset: str) -> UnjudgedReason | None:
         """Why the latest judgement of ``rationale`` in ``dataset`` is ``None``; ``None`` when it named a label."""
         return self._unjudged.get((dataset, rationale))

@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ervlight.evaluation.judge import Judge
 from ervlight.evaluation.llm_judge import LLMJudgeError
 from ervlight.evaluation.plots import FIGURE_FORMATS
 from ervlight.evaluation.report_reference import REPORT_PROTOCOLS
 from ervlight.jsonl import read_utf8
+
+if TYPE_CHECKING:
+    from ervlight.evaluation.predictions import PredictionRecord
 
 __all__ = ["build_parser", "load_judge", "main"]
 
@@ -64,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="human ratings (ratings.jsonl of `ervlight rate`): adds human EEA/EPC/FCR, inter-rater "
                         "agreement and each judge's agreement with the human majority")  # fmt: skip
     parser.add_argument("--no-tensorboard", action="store_true", help="do not write tensorboard/")
+    parser.add_argument("--max-judge-failures", type=float, default=0.0, metavar="SHARE",
+                        help="share of distinct rationales an LLM judge may fail to judge (after its retries) before "
+                        "the command exits 1; the report is written either way, failures unjudged (0)")  # fmt: skip
     parser.add_argument("--figure-format", nargs="+", default=["png"], choices=FIGURE_FORMATS, metavar="FORMAT",
                         help="figure files to write (PNG always): png pdf svg")  # fmt: skip
     parser.add_argument("--protocol", default="ervlight", choices=REPORT_PROTOCOLS,
@@ -138,4 +145,20 @@ def main(argv: list[str]) -> int:
     print(f"protocol: {report.protocol}")
     print(comparison_table(runs))
     print(f"report written to {args.out} (report.md, metrics.json, predictions.csv, *.png, tensorboard/)")
-    return 0
+    return _judge_failures(judges, records, args.max_judge_failures)
+
+
+def _judge_failures(judges: list[Judge], records: list[PredictionRecord], allowed: float) -> int:
+    """1 (with one line per judge) when an LLM judge failed on more than ``allowed`` of the distinct rationales."""
+    from ervlight.evaluation.llm_judge import LLMJudge
+
+    distinct = max(1, len({(r.dataset, r.completion) for r in records}))
+    code = 0
+    for judge in judges:
+        failed = judge.failed_rationales() if isinstance(judge, LLMJudge) else 0
+        if failed / distinct > allowed:
+            print(f"ervlight report: judge {judge.name!r} could not judge {failed} of {distinct} rationales (its "
+                  f"endpoint failed after every retry); they are counted as unjudged (predictions.csv: 'failed'). "
+                  f"Allow a share with --max-judge-failures", file=sys.stderr)  # fmt: skip
+            code = 1
+    return code
