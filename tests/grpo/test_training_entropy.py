@@ -10,6 +10,7 @@ import pytest
 import torch
 from grpo_stubs import PromptData, tiny_trainer
 
+from ervlight.policy.base import ScoringRequest
 from ervlight.tasks.grpo import GRPOModule
 
 
@@ -18,16 +19,17 @@ def test_logged_entropy_is_the_exact_token_entropy(
 ) -> None:
     module = make_module(temperature=0.7, micro_batch_size=2)
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
-    scores = module.policy.completion_scores
+    scores = module.policy.score_completions
 
-    def recording(context: Any, ids: torch.Tensor, mask: torch.Tensor, *args: Any) -> Any:
-        logprobs, entropy = scores(context, ids, mask, *args)
-        assert entropy is not None
-        assert not entropy.requires_grad
-        seen.append((entropy.detach(), mask))
+    def recording(request: ScoringRequest, with_entropy: bool) -> Any:
+        logprobs, entropy = scores(request, with_entropy)
+        if with_entropy:  # the loss pass (reference and old-policy passes ask for none)
+            assert entropy is not None
+            assert not entropy.requires_grad
+            seen.append((entropy.detach(), request.completion_mask))
         return logprobs, entropy
 
-    module.policy.completion_scores = recording  # type: ignore[method-assign]
+    module.policy.score_completions = recording  # type: ignore[method-assign]
     trainer = tiny_trainer(tmp_path, max_steps=1)
     trainer.fit(module, datamodule=PromptData(batch_size=2))
     assert len(seen) == 2  # 4 completions in micro-batches of 2

@@ -123,9 +123,10 @@ def test_a_complete_toy_policy_goes_through_the_sft_calls(tmp_path: Path) -> Non
     assert float(logprobs[1, 2].detach()) == 0.0  # outside the mask
     assert bool((logprobs[mask] < 0).all())
     assert losses[-1] < losses[0] / 2
-    # Scoring through completion_scores gives the same log-probs and no entropy (this backbone has none).
-    scores, entropy = policy.completion_scores(
-        context, ids.repeat_interleave(2, 0), mask.repeat_interleave(2, 0), 2
+    # Scoring with entropy requested gives the same log-probs and no entropy (this backbone has none).
+    scores, entropy = policy.score_completions(
+        ScoringRequest(context, ids.repeat_interleave(2, 0), mask.repeat_interleave(2, 0), 2),
+        with_entropy=True,
     )
     assert entropy is None
     torch.testing.assert_close(scores[::2], policy.completion_logprobs(context, ids, mask))

@@ -12,6 +12,7 @@ from transformers import Qwen2Config, Qwen2Model
 from transformers.cache_utils import DynamicLayer
 
 from ervlight.policy import CausalLMPolicy, SamplingConfig
+from ervlight.policy.base import ScoringRequest
 from ervlight.policy.generation import scoring
 from ervlight.policy.generation.kv_cache import GrowingLayer, growing_cache, takes_boolean_4d_mask
 from ervlight.policy.generation.parts import DecoderParts, cache_keyword, run_decoder
@@ -237,7 +238,9 @@ def test_scores_give_the_exact_entropy_of_the_scored_distribution(text_policy: C
     out = text_policy.generate(context, 2, SamplingConfig(max_new_tokens=6), torch.Generator().manual_seed(4))
     ids, mask = out.completion_ids, out.completion_mask
     for temperature in (1.0, 0.5):
-        logprobs, entropy = text_policy.completion_scores(context, ids, mask, 2, 4, temperature)
+        logprobs, entropy = text_policy.score_completions(
+            ScoringRequest(context, ids, mask, 2, 4, temperature), with_entropy=True
+        )
         assert entropy is not None
         assert logprobs.requires_grad
         assert not entropy.requires_grad

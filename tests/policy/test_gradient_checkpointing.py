@@ -7,6 +7,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from ervlight.policy import CausalLMPolicy, tiny_qwen2, train_bpe_tokenizer
+from ervlight.policy.base import ScoringRequest
 
 CORPUS = [
     "<think>He smiles.</think>\n<answer>happy</answer>",
@@ -34,7 +35,7 @@ def scored(policy: CausalLMPolicy, samples: int) -> tuple[torch.Tensor, dict[str
         ids = torch.randint(5, 250, (2 * samples, 7), generator=torch.Generator().manual_seed(0))
         mask = torch.ones_like(ids, dtype=torch.bool)
         mask[1, 4:] = False
-        logprobs, _ = policy.completion_scores(context, ids, mask, samples)
+        logprobs, _ = policy.score_completions(ScoringRequest(context, ids, mask, samples), with_entropy=True)
         loss = -(logprobs * torch.linspace(0.5, 1.5, ids.numel()).view_as(ids)).sum()
     loss.backward()
     grads = {name: p.grad.clone() for name, p in policy.named_parameters() if p.grad is not None}

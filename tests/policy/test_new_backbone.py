@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerFast
 from ervlight.data.batch import MediaBatch
 from ervlight.policy import DecoderPolicy, PromptContext, SamplingConfig, tiny_qwen2
 from ervlight.policy.backbones.lean_qwen2 import LeanQwen2Step, lean_qwen2_step
+from ervlight.policy.base import ScoringRequest
 from ervlight.policy.generation import DecodeStepFactory
 from policy.media import synthetic_batch
 
@@ -74,7 +75,9 @@ def test_a_new_backbone_generates_and_scores(
     assert 1 <= length <= 6
     assert len(out.texts) == 4
     assert len(calls) == length - 1  # the backbone's fast step served every step after the prefill
-    logprobs, entropy = backbone.completion_scores(context, out.completion_ids, out.completion_mask, 2, 3)
+    logprobs, entropy = backbone.score_completions(
+        ScoringRequest(context, out.completion_ids, out.completion_mask, 2, 3), with_entropy=True
+    )
     assert entropy is not None
     # The same log-probs from one plain forward of the LM over [media token, prompt, completion], G times.
     mask = out.completion_mask

@@ -97,7 +97,7 @@ def loss_stats(stats: LossStats, beta: float) -> dict[str, float]:
     ``clip_ratio/low_min`` and ``clip_ratio/high_max`` are the lowest and highest per-sequence clip fractions
     (0 when no sequence kept a token). ``entropy`` here is the mean ``-log p`` of the sampled tokens (an unbiased
     estimate of the token entropy); :func:`ervlight.grpo.step.optimise_rollout` replaces it by the exact mean
-    entropy, as TRL logs it, when the policy gives per-token entropies (:meth:`Policy.completion_scores`).
+    entropy, as TRL logs it, when the policy gives per-token entropies (:meth:`Policy.score_completions`).
     """
     tokens = stats.tokens.clamp(min=1)
     logs = {

@@ -20,7 +20,7 @@ from ervlight.grpo.loss import GRPOLoss, normaliser_count
 from ervlight.grpo.rollout import context_rows, micro_batches
 from ervlight.grpo.stats import loss_stats, merge_loss_stats
 from ervlight.grpo.types import LossStats, Rollout
-from ervlight.policy.base import Policy, PromptContext
+from ervlight.policy.base import Policy, PromptContext, ScoringRequest
 
 __all__ = ["StepResult", "TrainingBackend", "gradient_norm", "optimise_rollout", "step_normaliser"]
 
@@ -89,9 +89,8 @@ def _micro_step(
     rows, samples = context_rows(context, rollout.group_size, start, stop)
     ids, mask = rollout.completion_ids[start:stop], rollout.completion_mask[start:stop]  # [n, L]
     weights = rollout.sequence_weights[start:stop]  # [n]
-    logprobs, entropy = policy.completion_scores(
-        rows, ids, mask, samples, config.logprob_chunk_size, config.temperature
-    )  # [n, L], [n, L] or None
+    request = ScoringRequest(rows, ids, mask, samples, config.logprob_chunk_size, config.temperature)
+    logprobs, entropy = policy.score_completions(request, with_entropy=True)  # [n, L], [n, L] or None
     entropy_sum = None if entropy is None else (entropy * mask * weights[:, None]).sum()
     old = None if rollout.old_logprobs is None else rollout.old_logprobs[start:stop]
     ref = None if rollout.ref_logprobs is None else rollout.ref_logprobs[start:stop]
@@ -151,7 +150,7 @@ def optimise_rollout(
     that encoding and its graph. Without ``encode`` only what lies behind the context (the decoder) trains.
 
     ``entropy`` is the exact mean token entropy of the scored distributions when the policy gives it
-    (:meth:`~ervlight.policy.base.Policy.completion_scores`), else the mean ``-log p`` of the sampled tokens.
+    (:meth:`~ervlight.policy.base.Policy.score_completions`), else the mean ``-log p`` of the sampled tokens.
     ``grad_norm`` is the mean over the updates of the gradient norm before clipping (:func:`gradient_norm`),
     ``learning_rate`` the first update's learning rate (first parameter group).
 

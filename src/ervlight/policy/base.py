@@ -157,23 +157,6 @@ class Policy(nn.Module, ABC):
         )
         return self.score_completions(request, with_entropy=False)[0]
 
-    def completion_scores(
-        self,
-        context: PromptContext,
-        completion_ids: torch.Tensor,
-        completion_mask: torch.Tensor,
-        num_samples: int = 1,
-        chunk_size: int = 1024,
-        temperature: float = 1.0,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """:meth:`completion_logprobs` and, where the backbone can give it from the same pass, the ``[B*G, L]``
-        exact token entropy of the scored distribution (detached; 0 outside the mask); ``None`` otherwise.
-        """
-        request = ScoringRequest(
-            context, completion_ids, completion_mask, num_samples, chunk_size, temperature
-        )
-        return self.score_completions(request, with_entropy=True)
-
     @property
     def has_adapters(self) -> bool:
         """Whether the policy carries adapters that :meth:`adapters_disabled` can switch off (default: no)."""
