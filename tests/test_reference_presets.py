@@ -31,9 +31,9 @@ def test_parity_presets_are_the_reference(name: str, capsys: pytest.CaptureFixtu
     assert data["val"] is None
     assert data["val_fraction"] == 0.0
     assert trainer["limit_val_batches"] == 0  # no validation at all
-    checkpoints = [c for c in trainer["callbacks"] or [] if c["class_path"].endswith("ModelCheckpoint")]
-    assert all(c["init_args"]["monitor"] is None for c in checkpoints)  # no model selection
-    assert all(c["init_args"]["save_last"] for c in checkpoints)
+    callbacks = [c["class_path"] for c in trainer["callbacks"] or []]
+    assert "ervlight.training.LastCheckpoint" in callbacks  # the latest state, never a selected one
+    assert not any(path.endswith(".ModelCheckpoint") for path in callbacks)  # no model selection
     assert model["lr_scheduler"]["class_path"].endswith("WarmupLinearLR")
     assert model["lr_scheduler"]["init_args"]["warmup_ratio"] == 0.0
     assert model["lr_scheduler"]["init_args"]["min_ratio"] == 0.0

@@ -123,7 +123,9 @@ def test_load_classifier_keeps_a_matching_head_and_replaces_others(tiny_roberta_
 
 
 def test_missing_backbone_folder_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"verifier backbone folder .*nowhere' does not exist"):
+    with pytest.raises(
+        FileNotFoundError, match=r"verifier folder .*nowhere' does not exist: .* a pretrained backbone folder"
+    ):
         resolve_backbone(str(tmp_path / "nowhere"))
 
 

@@ -65,8 +65,8 @@ def resolve_backbone(backbone: str | None) -> str:
     looks_local = backbone.startswith((".", "/", "~")) or backbone.count("/") > 1
     if looks_local and not os.path.isdir(expanded):
         raise MissingPathError(
-            f"verifier folder {backbone!r} does not exist: give the folder a verifier `fit` saved "
-            "(its config.json, weights and tokenizer), or fix the path"
+            f"verifier folder {backbone!r} does not exist: give the folder a verifier `fit` saved (its config.json, "
+            "weights and tokenizer) or, to train one, a pretrained backbone folder; or fix the path"
         )
     if os.path.isdir(expanded):
         check_classifier_folder(expanded)
