@@ -13,6 +13,7 @@ Both are :class:`RunLengthLR`: without ``total_steps`` the task fills in the run
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -20,7 +21,7 @@ from torch.optim.lr_scheduler import LambdaLR
 __all__ = ["RunLengthLR", "WarmupCosineLR", "WarmupLinearLR"]
 
 
-class RunLengthLR(LambdaLR):
+class RunLengthLR(LambdaLR, ABC):
     """A multiplier of the initial learning rate that depends on the step and the run's length.
 
     Args:
@@ -55,9 +56,9 @@ class RunLengthLR(LambdaLR):
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
         return self.min_ratio + (1.0 - self.min_ratio) * self.decay(progress)
 
+    @abstractmethod
     def decay(self, progress: float) -> float:
-        """The decay from 1 to 0 over ``progress`` in [0, 1] after the warm-up."""
-        raise NotImplementedError
+        """The decay from 1 to 0 over ``progress`` in [0, 1] after the warm-up (each schedule defines its shape)."""
 
 
 class WarmupCosineLR(RunLengthLR):
