@@ -17,6 +17,7 @@ from transformers.models.qwen2_vl import Qwen2VLImageProcessor
 from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
 from ervlight.policy import train_bpe_tokenizer
+from tiny_models import TINY_THINKER
 
 MEDIA_TOKENS = {
     "image_token": "<|IMAGE|>",
@@ -47,34 +48,15 @@ def build_omni_folder(folder: Path) -> Path:
     )
     processor.save_pretrained(folder)
     token: Any = tokenizer.convert_tokens_to_ids
+    text = {
+        **TINY_THINKER["text_config"],
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+    }
     config = Qwen2_5OmniThinkerConfig(
-        audio_config={
-            "num_mel_bins": 128,
-            "encoder_layers": 1,
-            "encoder_attention_heads": 2,
-            "encoder_ffn_dim": 32,
-            "d_model": 16,
-            "output_dim": 32,
-            "n_window": 50,
-        },
-        vision_config={
-            "depth": 1,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_heads": 2,
-            "out_hidden_size": 32,
-            "fullatt_block_indexes": [0],
-        },
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "pad_token_id": tokenizer.pad_token_id,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-        },
+        audio_config=TINY_THINKER["audio_config"],
+        vision_config=TINY_THINKER["vision_config"],
+        text_config=text,
         audio_token_index=token("<|AUDIO|>"),
         video_token_index=token("<|VIDEO|>"),
         image_token_index=token("<|IMAGE|>"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tiny_models import TINY_THINKER
+
 TALKER: dict[str, Any] = {
     "vocab_size": 64,
     "embedding_size": 32,
@@ -43,31 +45,4 @@ TOKEN2WAV: dict[str, Any] = {
         "resblock_dilation_sizes": [[1, 3, 5]],
     },
 }
-THINKER: dict[str, Any] = {
-    "audio_config": {
-        "num_mel_bins": 128,
-        "encoder_layers": 1,
-        "encoder_attention_heads": 2,
-        "encoder_ffn_dim": 32,
-        "d_model": 16,
-        "output_dim": 32,
-        "n_window": 50,
-    },
-    "vision_config": {
-        "depth": 1,
-        "hidden_size": 16,
-        "intermediate_size": 32,
-        "num_heads": 2,
-        "out_hidden_size": 32,
-        "fullatt_block_indexes": [0],
-    },
-    "text_config": {
-        "vocab_size": 320,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-    },
-}
+THINKER: dict[str, Any] = TINY_THINKER
