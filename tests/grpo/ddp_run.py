@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from grpo_stubs import PromptData, erv_rewards, tiny_trainer
+from grpo_stubs import PromptData, erv_rewards, sample_each_prompt_alone, tiny_trainer
 from safetensors.torch import save_file
 
 from ervlight.policy import CausalLMPolicy, tiny_qwen2, train_bpe_tokenizer
@@ -37,21 +37,13 @@ class PromptSeededPolicy(CausalLMPolicy):
         sampling: SamplingConfig | None = None,
         generator: torch.Generator | None = None,
     ) -> Generation:
-        parts = []
-        for row in range(context.num_prompts):
-            real = context.attention_mask[row].bool()  # [P]
-            alone = PromptContext(
-                context.embeds[row : row + 1, real], context.attention_mask[row : row + 1, real]
-            )
-            seed = int((alone.embeds * 1e4).round().abs().sum().item()) % (2**31)
-            parts.append(super().generate(alone, num_samples, sampling, torch.Generator().manual_seed(seed)))
-        length = max(p.completion_ids.shape[1] for p in parts)
-        ids = torch.cat([torch.nn.functional.pad(p.completion_ids, (0, length - p.completion_ids.shape[1]),
-                                                 value=self.pad_token_id) for p in parts])  # fmt: skip
-        mask = torch.cat([torch.nn.functional.pad(p.completion_mask, (0, length - p.completion_mask.shape[1]))
-                          for p in parts])  # fmt: skip
-        truncated = torch.cat([p.truncated for p in parts])
-        return Generation(ids, mask, truncated, [t for p in parts for t in p.texts])
+        def one(alone: PromptContext, seeded: torch.Generator) -> Generation:
+            return super(PromptSeededPolicy, self).generate(alone, num_samples, sampling, seeded)
+
+        def seed_of(alone: PromptContext) -> int:
+            return int((alone.embeds * 1e4).round().abs().sum().item()) % (2**31)
+
+        return sample_each_prompt_alone(one, context, seed_of, self.pad_token_id)
 
 
 def main(out: Path, mode: str) -> None:

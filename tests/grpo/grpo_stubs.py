@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from ervlight.grpo.types import PromptBatch
 from ervlight.labels import get_label_space
+from ervlight.policy.base import Generation, PromptContext
 from ervlight.rewards.base import RewardInputs
 
 KEYWORDS = {"smiles": "joy", "laughs": "joy", "frowns": "sadness", "cries": "sadness", "shouts": "anger"}
@@ -163,3 +164,31 @@ class CompletionDump(Callback):
     def on_predict_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Write every batch's completions."""
         self.path.write_text("".join(json.dumps(batch) + "\n" for batch in self.batches))
+
+
+def sample_each_prompt_alone(
+    generate: Callable[[PromptContext, torch.Generator], Generation],
+    context: PromptContext,
+    seed_of: Callable[[PromptContext], int],
+    pad_token_id: int,
+) -> Generation:
+    """Sample every prompt of ``context`` on its own (left padding stripped) with a generator from ``seed_of``.
+
+    Multi-process tests use it so a prompt's samples do not depend on which prompts share its rank or batch.
+    """
+    parts = []
+    for row in range(context.num_prompts):
+        real = context.attention_mask[row].bool()  # [P]
+        positions = None if context.position_ids is None else context.position_ids[:, row : row + 1, real]
+        alone = PromptContext(context.embeds[row : row + 1, real], context.attention_mask[row : row + 1, real],
+                              positions)  # fmt: skip
+        parts.append(generate(alone, torch.Generator().manual_seed(seed_of(alone))))
+    length = max(p.completion_ids.shape[1] for p in parts)
+    pad = torch.nn.functional.pad
+    ids = torch.cat([pad(p.completion_ids, (0, length - p.completion_ids.shape[1]), value=pad_token_id)
+                     for p in parts])  # fmt: skip  # [B*G, L]
+    mask = torch.cat(
+        [pad(p.completion_mask, (0, length - p.completion_mask.shape[1])) for p in parts]
+    )  # [B*G, L]
+    truncated = torch.cat([p.truncated for p in parts])  # [B*G]
+    return Generation(ids, mask, truncated, [t for p in parts for t in p.texts])

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from grpo_stubs import erv_rewards
+from grpo_stubs import erv_rewards, sample_each_prompt_alone
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.strategies import ModelParallelStrategy
@@ -43,21 +43,10 @@ class SeededThinker(QwenOmniThinker):
         sampling: SamplingConfig | None = None,
         generator: torch.Generator | None = None,
     ) -> Generation:
-        parts = []
-        for row in range(context.num_prompts):
-            real = context.attention_mask[row].bool()  # [P]
-            positions = None if context.position_ids is None else context.position_ids[:, row : row + 1, real]
-            alone = PromptContext(
-                context.embeds[row : row + 1, real], context.attention_mask[row : row + 1, real], positions
-            )
-            parts.append(super().generate(alone, num_samples, sampling, torch.Generator().manual_seed(0)))
-        length = max(p.completion_ids.shape[1] for p in parts)
-        pad = torch.nn.functional.pad
-        ids = torch.cat([pad(p.completion_ids, (0, length - p.completion_ids.shape[1]), value=self.pad_token_id)
-                         for p in parts])  # fmt: skip
-        mask = torch.cat([pad(p.completion_mask, (0, length - p.completion_mask.shape[1])) for p in parts])
-        truncated = torch.cat([p.truncated for p in parts])
-        return Generation(ids, mask, truncated, [t for p in parts for t in p.texts])
+        def one(alone: PromptContext, seeded: torch.Generator) -> Generation:
+            return super(SeededThinker, self).generate(alone, num_samples, sampling, seeded)
+
+        return sample_each_prompt_alone(one, context, lambda alone: 0, self.pad_token_id)
 
 
 def collate(rows: list[tuple[str, int]]) -> MediaBatch:
