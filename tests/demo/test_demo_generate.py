@@ -83,11 +83,15 @@ def test_json_outputs_and_manifest(corpora: tuple[Path, Path]) -> None:
     folds = manifest["datasets"]["mafw"]["folds"]
     assert sum(folds[str(k)]["test"] for k in range(1, 6)) == 11
     emer = json.loads((root / "emer_coldstart.json").read_text())
+    # every fold-1 training clip outside the development split (fold 2's test list); none inside it
     fold1_train = {
-        c["clip_id"] for d in manifest["datasets"].values() for c in d["clips"] if c["test_fold"] != 1
+        c["clip_id"]
+        for d in manifest["datasets"].values()
+        for c in d["clips"]
+        if c["test_fold"] not in (1, 2)
     }
     assert len(emer) == manifest["emer"]["num_records"] == len(fold1_train)
-    assert manifest["emer"]["drawn_from"] == {"fold": 1, "split": "train"}
+    assert manifest["emer"]["drawn_from"] == {"fold": 1, "split": "train", "excluding_test_list_of_fold": 2}
     assert manifest["emer"]["num_incoherent"] == round(0.5 * len(emer))
     assert {Path(r["video"]).stem for r in emer} == fold1_train
     assert all((root / r["video"]).is_file() for r in emer)

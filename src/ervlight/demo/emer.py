@@ -1,9 +1,11 @@
 """The EMER-style cold-start file: R1-Omni JSON records with a reasoning target for a subset of clips.
 
 The subset is drawn from the TRAIN split of fold 1 of each dataset only (the demo evaluates on fold 1's test split),
-stratified by class. A fixed share of the rationales (``incoherent_fraction``, rounded to a whole number of
-records) contains one sentence pointing to a different emotion than the label, the incoherence a cold-started
-policy inherits and the explanation reward removes.
+stratified by class, and never from the fold-1 training clips that fold 2's test list holds: those are the demo's
+development split (perception's held-out accuracy and the SFT design choices are measured on them), so no
+policy stage trains on them before they are read. A fixed share of the rationales (``incoherent_fraction``, rounded
+to a whole number of records) contains one sentence pointing to a different emotion than the label, the
+incoherence a cold-started policy inherits and the explanation reward removes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["EMER_FOLD", "EmerSubset", "build_emer"]
 
 #: The fold whose train split the cold-start subset is drawn from.
 EMER_FOLD = 1
+#: The fold whose test list, inside fold 1's train split, is the development split (no cold-start record on it).
+DEV_FOLD = 2
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,14 @@ class EmerSubset:
 
 
 def _choose(plan: DatasetPlan, share: float, rng: np.random.Generator) -> list[int]:
-    """Indices of the plan's fold-1 train clips in the subset: ``round(share * n)`` per class (at least one)."""
+    """Indices of the subset's clips: per class ``round(share * n)`` (at least one) of the ``n`` fold-1 train clips,
+    drawn from those outside the development split (fewer when it leaves fewer)."""
     chosen: list[int] = []
     for label in get_label_space(plan.dataset).labels:
-        members = [i for i, s in enumerate(plan.specs) if s.label == label and plan.folds[i] != EMER_FOLD]
+        train = [i for i, s in enumerate(plan.specs) if s.label == label and plan.folds[i] != EMER_FOLD]
+        members = [i for i in train if plan.folds[i] != DEV_FOLD]
         if members:
-            take = max(1, round(share * len(members)))
+            take = min(len(members), max(1, round(share * len(train))))
             chosen += [members[int(j)] for j in rng.permutation(len(members))[:take]]
     return sorted(chosen)
 

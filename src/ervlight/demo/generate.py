@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Version of the generator; bump it whenever the output for a seed changes.
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 #: What :func:`generate_demo` writes under the output folder (and removes first with ``overwrite=True``).
 OUTPUTS = ("DFEW", "MAFW", "emer_coldstart.json", "verifier_corpus.jsonl", "manifest.json", "README.md")
 

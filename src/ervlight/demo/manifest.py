@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from ervlight.demo.emer import EMER_FOLD, EmerSubset
+from ervlight.demo.emer import DEV_FOLD, EMER_FOLD, EmerSubset
 from ervlight.demo.plan import DatasetPlan
 from ervlight.demo.trees import NUM_FOLDS
 from ervlight.labels import get_label_space
@@ -61,7 +61,7 @@ def build_manifest(
         "datasets": {name: _dataset_entry(plan) for name, plan in plans.items()},
         "emer": {
             "file": "emer_coldstart.json",
-            "drawn_from": {"fold": EMER_FOLD, "split": "train"},
+            "drawn_from": {"fold": EMER_FOLD, "split": "train", "excluding_test_list_of_fold": DEV_FOLD},
             "num_records": len(emer.clips),
             "num_incoherent": incoherent,
             "clips": emer.clips,
