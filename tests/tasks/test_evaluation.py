@@ -123,3 +123,60 @@ def test_eval_config_tests_a_saved_policy(
     assert len(rows) == len(clips)  # type: ignore[arg-type]
     assert {row.dataset for row in rows} == {"dfew", "mafw"}
     assert all(isinstance(row.completion, str) for row in rows)
+
+
+# answers whose count differs between the protocols: the reference maps "Happy!"/"unhappy" (MAFW) and "anger and
+# disgust" (DFEW) onto labels and reads "surprised"/"fearful" as no label; ervlight does the opposite
+SCRIPTED = ("<think>a</think><answer>surprised</answer>", "<answer>Happy!</answer>", "no answer at all",
+            "<answer>anger and disgust</answer>", "<think>b</think><answer>fearful</answer>",
+            "<answer>unhappy</answer>", "<answer>sad</answer>")  # fmt: skip
+
+
+class ScriptedEvaluation(EvaluationTask):
+    """Answers from :data:`SCRIPTED` in turn instead of generating (the counting is what is tested)."""
+
+    def generate_texts(self, batch, batch_idx: int) -> list[str]:  # type: ignore[no-untyped-def]
+        start = batch_idx * 3  # eval_batch_size of mini_test_data
+        return [SCRIPTED[(start + i) % len(SCRIPTED)] for i in range(len(batch))]
+
+
+@pytest.mark.parametrize("protocol", ["reference", "both"])
+def test_reference_protocol_counts_war_uar_as_the_reference_scripts(
+    saved_policy: Path, dfew_root: Path, mafw_root: Path, tmp_path: Path, protocol: str
+) -> None:
+    from ervlight.protocol import reference_recognition
+
+    task = ScriptedEvaluation(functools.partial(TinyOmni, pretrained=str(saved_policy)), protocol=protocol)  # type: ignore[arg-type]
+    metrics, _ = run_test(task, mini_test_data(dfew_root, mafw_root), tmp_path / "p.jsonl")
+    rows = read_predictions([tmp_path / "p.jsonl"])
+    for dataset in ("dfew", "mafw"):
+        mine = [row for row in rows if row.dataset == dataset]
+        expected = reference_recognition([r.completion for r in mine], [r.gold for r in mine], dataset)
+        assert metrics[f"test/{dataset}/war_reference"] == pytest.approx(expected.war)
+        assert metrics[f"test/{dataset}/uar_reference"] == pytest.approx(expected.uar)
+        assert metrics[f"test/{dataset}/unparseable_reference"] == expected.unparseable
+        assert metrics[f"test/{dataset}/listed"] == len(mine)
+        assert (f"test/{dataset}/war" in metrics) is (protocol == "both")
+
+
+def test_reference_metric_sums_per_class_counts() -> None:
+    from ervlight.protocol.metric import ReferenceRecognitionMetric
+
+    metric = ReferenceRecognitionMetric("mafw")
+    happiness, sadness = (metric.labels.index(c) for c in ("happiness", "sadness"))
+    # "Happy!" -> happiness (right); "xyz" unparseable: MAFW leaves it out of sadness's total; "sad" -> sadness
+    metric.update(["<answer>Happy!</answer>", "<answer>xyz</answer>"], torch.tensor([happiness, sadness]))
+    metric.update(["<answer>sad</answer>"], torch.tensor([sadness]))
+    values = metric.compute()
+    assert float(values["war_reference"]) == pytest.approx(2 / 3)
+    assert float(values["uar_reference"]) == pytest.approx(2 / 11)  # two classes at 1.0, nine at 0
+    assert int(values["unparseable_reference"]) == 1
+    with pytest.raises(
+        ValueError, match="the reference protocol evaluates dfew, mafw only, not 'mafw_compound'"
+    ):
+        ReferenceRecognitionMetric("mafw_compound")
+
+
+def test_evaluation_task_refuses_an_unknown_protocol(saved_policy: Path) -> None:
+    with pytest.raises(ValueError, match="protocol must be one of ervlight, reference, both, got 'paper'"):
+        EvaluationTask(functools.partial(TinyOmni, pretrained=str(saved_policy)), protocol="paper")  # type: ignore[arg-type]

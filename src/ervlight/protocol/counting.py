@@ -21,7 +21,14 @@ from ervlight.labels import get_label_space
 from ervlight.protocol.reference import REFERENCE_DATASETS, reference_label
 from ervlight.protocol.scripts import script_answer, script_compare_answer
 
-__all__ = ["ReferenceExplanation", "ReferenceRecognition", "reference_explanation", "reference_recognition"]
+__all__ = [
+    "ReferenceExplanation",
+    "ReferenceRecognition",
+    "recognition_from_counts",
+    "recognition_outcome",
+    "reference_explanation",
+    "reference_recognition",
+]
 
 
 @dataclass(frozen=True)
@@ -74,34 +81,56 @@ def _check(dataset: str, sizes: Sequence[int]) -> None:
         raise ValueError(f"inputs of unequal lengths: {', '.join(map(str, sizes))}")
 
 
+def recognition_outcome(completion: str, gold: str, dataset: str) -> tuple[bool, bool, bool]:
+    """How ``eval_score.py`` counts one clip: (in its class's recall denominator, correct, unparseable).
+
+    An answer that maps to no label is unparseable (wrong); it stays in its class's total for DFEW only (the
+    DFEW script counts the class before mapping the answer, the MAFW script after).
+    """
+    answer = reference_label(script_answer(completion, dataset), dataset)
+    readable = answer in get_label_space(dataset)
+    return readable or dataset == "dfew", readable and answer == gold, not readable
+
+
+def recognition_from_counts(
+    correct: Sequence[int], totals: Sequence[int], unparseable: int, dataset: str
+) -> ReferenceRecognition:
+    """WAR/UAR from per-class correct and total counts (label-space order) and the unparseable count.
+
+    WAR divides by every clip (counted in a class total or not); UAR is the mean over ALL classes of the dataset,
+    a class without counted clips counting 0.
+    """
+    space = get_label_space(dataset)
+    n = sum(totals) + (
+        0 if dataset == "dfew" else unparseable
+    )  # MAFW's unparseable clips are in no class total
+    recall = {c: correct[i] / totals[i] if totals[i] else None for i, c in enumerate(space.labels)}
+    return ReferenceRecognition(
+        war=sum(correct) / n if n else 0.0,
+        uar=sum(r or 0.0 for r in recall.values()) / len(space),
+        per_class_recall=recall,
+        class_totals={c: int(totals[i]) for i, c in enumerate(space.labels)},
+        unparseable=int(unparseable),
+        total=n,
+    )
+
+
 def reference_recognition(
     completions: Sequence[str], gold: Sequence[str], dataset: str
 ) -> ReferenceRecognition:
     """WAR/UAR of ``completions`` against canonical ``gold`` labels under ``eval_score.py``'s counting."""
     _check(dataset, [len(completions), len(gold)])
     space = get_label_space(dataset)
-    totals = dict.fromkeys(space.labels, 0)
-    correct = dict.fromkeys(space.labels, 0)
+    totals = [0] * len(space)
+    correct = [0] * len(space)
     unparseable = 0
     for completion, label in zip(completions, gold, strict=True):
-        answer = reference_label(script_answer(completion, dataset), dataset)
-        readable = answer in space
-        if readable or dataset == "dfew":  # DFEW counts the class before mapping the answer, MAFW after
-            totals[label] += 1
-        if not readable:
-            unparseable += 1
-        elif answer == label:
-            correct[label] += 1
-    recall = {c: correct[c] / totals[c] if totals[c] else None for c in space.labels}
-    n = len(gold)
-    return ReferenceRecognition(
-        war=sum(correct.values()) / n if n else 0.0,
-        uar=sum(r or 0.0 for r in recall.values()) / len(space),
-        per_class_recall=recall,
-        class_totals=totals,
-        unparseable=unparseable,
-        total=n,
-    )
+        counted, right, lost = recognition_outcome(completion, label, dataset)
+        index = space.labels.index(label)
+        totals[index] += counted
+        correct[index] += right
+        unparseable += lost
+    return recognition_from_counts(correct, totals, unparseable, dataset)
 
 
 def reference_explanation(

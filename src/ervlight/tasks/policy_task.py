@@ -37,6 +37,7 @@ __all__ = [
     "JUDGED_METRICS",
     "EvalBatch",
     "PolicyTask",
+    "Stage",
     "clip_counts",
     "computed_metrics",
     "evaluation_sampling",
