@@ -46,3 +46,37 @@ def test_trend_table_first_and_last_epoch() -> None:
         "| baseline | 3 | 1.250 → 1.750 | – |",
         "| ERV | 2 | 1.000 → 2.000 | 0.250 → 0.500 |",
     ]
+
+
+def test_window_means_split_the_steps_evenly(tmp_path: Path) -> None:
+    # 7 steps in 3 windows: 3 + 2 + 2 (earlier windows take the remainder)
+    write_events(tmp_path, [0] * 7, [1.0, 2.0, 3.0, 10.0, 20.0, 5.0, 7.0], "x/mean")
+    from ervlight.evaluation.curves import window_means
+
+    assert window_means(tmp_path, ["reward", "x/mean"], 3) == {
+        "reward": [2.0, 15.0, 6.0],
+        "x/mean": [4.0, 30.0, 12.0],
+    }
+    assert window_means(tmp_path, ["reward", "absent"], 1, required=False) == {"reward": [48.0 / 7]}
+    assert window_means(tmp_path, ["reward"], 8) == {
+        "reward": [1.0, 2.0, 3.0, 10.0, 20.0, 5.0, 7.0]
+    }  # one a step
+    with pytest.raises(KeyError, match=r"has no scalar absent"):
+        window_means(tmp_path, ["reward", "absent"], 3)
+
+
+def test_window_means_of_whole_epochs_are_epoch_means(tmp_path: Path) -> None:
+    from ervlight.evaluation.curves import window_means
+
+    write_events(tmp_path, [0, 0, 1, 1, 2, 2], [1.0, 3.0, 2.0, 4.0, 5.0, 7.0])
+    assert (
+        window_means(tmp_path, ["reward"], 3)
+        == epoch_means(tmp_path, ["reward"])
+        == {"reward": [2.0, 3.0, 6.0]}
+    )
+
+
+def test_trend_table_names_its_period() -> None:
+    assert trend_table(
+        {"ERV": {"reward": [1.0, 2.0, 3.0]}}, {"reward": "total"}, unit="windows"
+    ).splitlines()[0] == ("| run | windows | total |")

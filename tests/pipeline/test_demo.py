@@ -113,18 +113,21 @@ def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pyte
     saved = json.loads((tmp_path / "w" / "demo_result.json").read_text())
     assert saved["reports"]["ERV"] == str(tmp_path / "w" / "reports" / "erv")
     assert result.training.splitlines() == [
-        "| run | epochs | total reward | format | accuracy | explanation |",
+        "| run | windows | total reward | format | accuracy | explanation |",
         "|---|---|---|---|---|---|",
-        "| ERV | 2 | 1.500 → 2.500 | – | – | 0.150 → 0.250 |",
+        "| ERV | 3 | 1.000 → 2.500 | – | – | 0.100 → 0.250 |",
     ]
     assert saved["curves"] == {
-        "ERV": {"reward": [1.5, 2.5], "rewards/explanation/mean": [0.15000000223517418, 0.25]}
+        "ERV": {
+            "reward": [1.0, 2.0, 2.5],
+            "rewards/explanation/mean": [0.10000000149011612, 0.20000000298023224, 0.25],
+        }
     }
     table_file = (tmp_path / "w" / "demo_table.md").read_text()
     assert (
         table_file
         == result.table
-        + "\n\nGRPO training rewards (first-epoch mean → last-epoch mean):\n\n"
+        + "\n\nGRPO training rewards (mean over the first third of the steps → the last third):\n\n"
         + (result.training + "\n")
         + ("\n" + result.paired + "\n")
     )
