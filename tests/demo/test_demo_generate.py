@@ -76,6 +76,7 @@ def test_json_outputs_and_manifest(corpora: tuple[Path, Path]) -> None:
     assert manifest["generator"]["version"] == GENERATOR_VERSION
     assert manifest["synthetic"] is True
     assert manifest["settings"]["seed"] == 3
+    assert manifest["settings"]["fps"] == 25  # DemoSize's default
     assert manifest["datasets"]["dfew"]["per_class"] == dict.fromkeys(
         ["happy", "sad", "neutral", "angry", "surprise", "disgust", "fear"], 1
     )
@@ -156,3 +157,16 @@ def test_small_corpus_passes_inspect(tmp_path: Path, capsys: pytest.CaptureFixtu
     report = json.loads(capsys.readouterr().out)
     (emer,) = report["splits"].values()
     assert emer["clips"] == emer["readable"] == manifest["emer"]["num_records"]
+
+
+def test_sizes_set_the_frame_rate() -> None:
+    from ervlight.demo.plan import SIZES, plan
+
+    rates = {
+        name: {spec.fps for p in plan(size, 0).values() for spec in p.specs} for name, size in SIZES.items()
+    }
+    assert rates == {"small": {25}, "standard": {10}, "medium": {25}}
+    lengths = [spec.num_frames for p in plan(SIZES["standard"], 0).values() for spec in p.specs]
+    # 2-3 s at 10 fps: more than the 8 frames the demo samples
+    assert min(lengths) >= 20
+    assert max(lengths) <= 30

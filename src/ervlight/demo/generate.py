@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Version of the generator; bump it whenever the output for a seed changes.
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.3.0"
 #: What :func:`generate_demo` writes under the output folder (and removes first with ``overwrite=True``).
 OUTPUTS = ("DFEW", "MAFW", "emer_coldstart.json", "verifier_corpus.jsonl", "manifest.json", "README.md")
 
@@ -118,7 +118,7 @@ def generate_demo(
         plans, emer, Counter(r["split"] for r in corpus),
         generator={"name": "ervlight.demo", "version": GENERATOR_VERSION, "ervlight": __version__},
         settings={"seed": seed, "size": size_name, "per_class": settings.per_class,
-                  "duration_s": list(settings.duration_s), "fps": 25,
+                  "duration_s": list(settings.duration_s), "fps": settings.fps,
                   "frame_size": 224, "sample_rate": SAMPLE_RATE, "emer_fraction": share,
                   "incoherent_fraction": incoherent_fraction},
     )  # fmt: skip
