@@ -26,6 +26,16 @@ def test_stage_plan_order_outputs_and_arguments() -> None:
     names = ["baseline", "erv", "test-sft", "test-baseline", "test-erv", "report-sft", "report-baseline"]
     assert [s.name for s in seeded] == [*names, "report-erv"]
     outputs = {s.name: str(s.output) for s in plan + seeded}
+    assert {s.name: s.after for s in plan} == {
+        "corpus": (), "perception": ("corpus",), "sft": ("perception",), "verifier": ("corpus",),
+        "judge": ("verifier",),
+    }  # fmt: skip
+    assert {s.name: s.after for s in seeded} == {
+        "baseline": ("sft", "verifier"), "erv": ("sft", "verifier"), "test-sft": ("sft",),
+        "test-baseline": ("baseline",), "test-erv": ("erv",),
+        "report-sft": ("test-sft", "judge", "verifier"), "report-baseline": ("test-baseline", "judge", "verifier"),
+        "report-erv": ("test-erv", "judge", "verifier"),
+    }  # fmt: skip
     assert outputs["perception"] == "runs/perception_demo/policy"
     assert outputs["sft"] == "runs/sft_demo/policy"
     assert outputs["judge"] == "runs/judge_bow/judge.json"
@@ -51,6 +61,22 @@ def test_stage_plan_order_outputs_and_arguments() -> None:
     assert test[test.index("--model.init_args.max_new_tokens") + 1] == "64"
     (writer,) = json.loads(test[test.index("--trainer.callbacks") + 1])
     assert writer["init_args"]["path"] == "runs/eval_demo/baseline/predictions.jsonl"
+
+
+def test_seed_stages_wait_for_their_own_seed_and_the_shared_stages(tmp_path: Path) -> None:
+    settings = DemoSettings(REPO / "configs")
+    per_seed = {
+        seed: (tmp_path / f"s{seed}", f"seed {seed} ", build_seed_stages(settings)) for seed in (0, 1)
+    }
+    jobs = demo._jobs(build_stages(settings), per_seed, tmp_path)
+    assert [job.key for job in jobs][:7] == ["corpus", "perception", "sft", "verifier", "judge", "seed 0 baseline",
+                                             "seed 0 erv"]  # fmt: skip
+    after = {job.key: job.after for job in jobs}
+    assert after["seed 1 erv"] == ("sft", "verifier")
+    assert after["seed 1 test-erv"] == ("seed 1 erv",)
+    assert after["seed 1 report-sft"] == ("seed 1 test-sft", "judge", "verifier")
+    assert {job.key: job.folder for job in jobs}["seed 1 erv"] == tmp_path / "s1"
+    assert len(jobs) == 5 + 2 * 8
 
 
 class _Judge:
@@ -135,7 +161,7 @@ def test_run_demo_resumes_and_writes_the_table(tmp_path: Path, monkeypatch: pyte
     again = demo.run_demo(tmp_path / "w", settings, log=messages.append)
     assert calls == []
     assert again.table == result.table
-    assert messages[-1] == "[3/3] report-ERV: already done (reports/erv/metrics.json)"
+    assert messages[-1] == "[4/4] report-ERV: already done (reports/erv/metrics.json)"
     with pytest.raises(ValueError, match="holds a demo run with settings"):
         demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs", seed=1), log=messages.append)
     demo.run_demo(tmp_path / "w", DemoSettings(REPO / "configs", seed=1), fresh=True, log=messages.append)
@@ -209,7 +235,7 @@ def test_seeds_run_in_their_own_folders_beside_the_shared_stages(
     assert (tmp_path / "w" / "seed_1" / "demo_data").is_symlink()
     assert (tmp_path / "w" / "seed_1" / "runs" / "sft_demo").resolve() == tmp_path / "w" / "runs" / "sft_demo"
     assert result.seeds[1]["ERV"] == str(tmp_path / "w" / "seed_1" / "reports" / "erv")
-    assert any(m.startswith("[seed 1 3/3] report-ERV: done in ") for m in messages)
+    assert any(m.startswith("[7/7] seed 1 report-ERV: done in ") for m in messages)
     lines = result.paired.splitlines()
     header = "| group | clips | metric | seed 0: ERV − baseline [95 %] | seed 1: ERV − baseline [95 %] | mean ± std |"
     assert header in lines

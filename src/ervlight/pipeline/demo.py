@@ -19,23 +19,24 @@ top-p 0.9, seeded); ``report-*`` — judged by the judge (the reward verifier as
 Then the tables: WAR, UAR, EEA, EPC, FCR per policy and dataset; ERV − baseline and ERV − SFT per metric with 95 %
 paired bootstrap intervals over clips, pooled and per dataset, per seed and as mean ± std over seeds
 (``demo_table.md``, ``demo_result.json``). Finished stages are kept: a re-run with the same settings resumes;
-``--fresh`` starts over. Torch runs with ``--threads`` threads (1) and deterministic algorithms.
+``--fresh`` starts over. Torch runs with ``--threads`` threads (1) and deterministic algorithms; ``--jobs`` (2)
+independent stages run at once (the verifier beside perception and SFT, the baseline beside ERV), each in its own
+process, which changes no result.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ervlight.pipeline.scheduler import Job, StageError, inside, pin_torch, run_jobs
 from ervlight.pipeline.stages import (
     GRPO_LOGS,
     DemoSettings,
@@ -91,18 +92,6 @@ def _reward_curves() -> dict[str, dict[str, list[float]]]:
     }
 
 
-@contextmanager
-def _inside(folder: Path) -> Any:
-    """Run with ``folder`` as the working directory (the configs' relative paths then land in it)."""
-    previous = Path.cwd()
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def _check_settings(workdir: Path, settings: DemoSettings, fresh: bool) -> None:
     """Start over with ``fresh``; refuse to resume a working folder made with other settings."""
     stamp = workdir / "demo_settings.json"
@@ -120,18 +109,16 @@ def _check_settings(workdir: Path, settings: DemoSettings, fresh: bool) -> None:
     stamp.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
-def _run_stages(stages: list[Stage], timings: dict[str, float], log: Callable[[str], None], tag: str) -> None:
-    """Run the stages not done yet (in the current folder), timing each under ``tag + name``."""
-    for number, stage in enumerate(stages, start=1):
-        where = f"[{tag}{number}/{len(stages)}] {stage.name}"
-        if stage.done():
-            log(f"{where}: already done ({stage.output})")
-            continue
-        log(f"{where}: {stage.description}")
-        start = time.perf_counter()
-        stage.run()
-        timings[tag + stage.name] = round(time.perf_counter() - start, 1)
-        log(f"{where}: done in {timings[tag + stage.name]:.0f} s")
+def _jobs(shared: list[Stage], per_seed: dict[int, tuple[Path, str, list[Stage]]], root: Path) -> list[Job]:
+    """The scheduler's jobs: the shared stages (in ``root``), then each seed's (in its folder, keys prefixed with
+    its tag); a seed stage waiting for a name it does not have waits for the shared stage of that name."""
+    jobs = [Job(stage.name, stage, root, stage.after) for stage in shared]
+    for folder, tag, stages in per_seed.values():
+        own = {stage.name for stage in stages}
+        for stage in stages:
+            after = tuple(tag + name if name in own else name for name in stage.after)
+            jobs.append(Job(tag + stage.name, stage, folder, after))
+    return jobs
 
 
 def _seed_folder(root: Path, settings: DemoSettings, seed: int) -> Path:
@@ -161,8 +148,15 @@ def run_demo(
     fresh: bool = False,
     log: Callable[[str], None] = print,
     seeds: list[int] | None = None,
+    jobs: int = 1,
+    threads: int = 1,
 ) -> DemoResult:
-    """Run every stage not already done under ``workdir`` (shared stages once, GRPO and evaluation per seed)."""
+    """Run every stage not already done under ``workdir`` (shared stages once, GRPO and evaluation per seed).
+
+    ``jobs`` stages run at once where they do not depend on each other (1: one by one in this process; more: in
+    child processes with torch on ``threads`` threads, their output in ``workdir/logs``). The results are the same
+    either way: each stage is seeded and deterministic on its own.
+    """
     from ervlight.evaluation.curves import trend_table
     from ervlight.evaluation.report import comparison_table, load_metrics
     from ervlight.pipeline.summary import paired_comparisons
@@ -173,20 +167,21 @@ def run_demo(
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds repeats a seed: {seeds}")
     timings: dict[str, float] = {}
-    with _inside(root):
-        _run_stages(build_stages(settings), timings, log, "")
+    seed_stages = {}
+    for seed in seeds:
+        tag = "" if seed == settings.seed and len(seeds) == 1 else f"seed {seed} "
+        seed_stages[seed] = (_seed_folder(root, settings, seed), tag,
+                             build_seed_stages(replace(settings, seed=seed)))  # fmt: skip
+    plan = _jobs(build_stages(settings), seed_stages, root)
+    run_jobs(plan, jobs, timings, log, threads=threads, logs=root / "logs")
     reports: dict[int, dict[str, str]] = {}
     per_seed: dict[int, dict[str, Any]] = {}
-    for seed in seeds:
-        folder = _seed_folder(root, settings, seed)
-        tag = "" if seed == settings.seed and len(seeds) == 1 else f"seed {seed} "
-        with _inside(folder):
-            _run_stages(build_seed_stages(replace(settings, seed=seed)), timings, log, tag)
+    for seed, (folder, _, _) in seed_stages.items():
         reports[seed] = {run: str(folder / settings.report_dir(run)) for run in RUNS}
         per_seed[seed] = paired_comparisons(reports[seed])
     first = reports[seeds[0]]
     metrics = {run: load_metrics(folder) for run, folder in first.items()}
-    with _inside(root):
+    with inside(root):
         curves = _reward_curves()
     table = comparison_table(metrics)
     training = trend_table(curves, REWARD_CURVES, unit="windows") if curves else ""
@@ -220,8 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="seeds of GRPO and evaluation, each in its own folder (default: --seed)")  # fmt: skip
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (1: the same sums every run)"
+        "--threads", type=int, default=1, help="torch CPU threads per stage (1: the same sums every run)"
     )
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="stages run at once where independent, each in its own process with its output in "
+                        "WORKDIR/logs (2; 1: one by one in this process); the results do not change")  # fmt: skip
     parser.add_argument(
         "--size",
         default="standard",
@@ -238,14 +236,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pin(threads: int) -> None:
-    """Fixed torch threads and deterministic algorithms: the same sums in the same order on every run."""
-    import torch
-
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
 def main(argv: list[str]) -> int:
     """Run ``ervlight demo``; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -260,13 +250,23 @@ def main(argv: list[str]) -> int:
         )
         return 2
     settings = DemoSettings(configs, args.seed, args.size, args.grpo_steps, args.max_new_tokens)
-    _pin(args.threads)
+    if args.jobs < 1 or args.threads < 1:
+        print(
+            f"ervlight demo: --jobs and --threads must be >= 1, got {args.jobs} and {args.threads}",
+            file=sys.stderr,
+        )
+        return 2
+    pin_torch(args.threads)
     start = time.perf_counter()
     try:
-        result = run_demo(args.workdir, settings, fresh=args.fresh, seeds=args.seeds)
+        result = run_demo(args.workdir, settings, fresh=args.fresh, seeds=args.seeds, jobs=args.jobs,
+                          threads=args.threads)  # fmt: skip
     except ValueError as error:
         print(f"ervlight demo: {error}", file=sys.stderr)
         return 2
+    except StageError as error:
+        print(f"ervlight demo: {error}", file=sys.stderr)
+        return error.code
     total = time.perf_counter() - start
     print("\nTest fold 1 of the synthetic demo corpus, judged by the independent verifier (rates in %):\n")
     print(result.table)

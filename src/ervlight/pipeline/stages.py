@@ -86,19 +86,17 @@ class DemoSettings:
 
 @dataclass
 class Stage:
-    """One step of the demo: a name, what it does, the path it leaves behind when done, and how to run it."""
+    """One step of the demo: a name, what it does, the path it leaves behind when done, how to run it and the
+    stages whose outputs it reads (``after``: names of this seed's stages or of the shared ones)."""
 
     name: str
     description: str
     output: Path
     action: Callable[[], None]
-
-    def done(self) -> bool:
-        """Whether the output exists (a finished stage is not run again)."""
-        return self.output.exists()
+    after: tuple[str, ...] = ()
 
     def run(self) -> None:
-        """Run the stage; ``RuntimeError`` when it did not leave its output."""
+        """Run the stage in the current folder; ``RuntimeError`` when it did not leave its output there."""
         self.action()
         if not self.output.exists():
             raise RuntimeError(f"demo stage {self.name!r} finished without writing {self.output}")
@@ -228,30 +226,35 @@ def build_stages(settings: DemoSettings) -> list[Stage]:
         Stage("corpus", f"generate the {settings.size} synthetic demo corpus (seed {settings.seed})", JUDGE_CORPUS,
               partial(_corpus, settings)),
         Stage("perception", "pre-train the media towers on the training clips' labels "
-              "(configs/perception/demo.yaml)", PERCEPTION, partial(_lightning, perception)),
+              "(configs/perception/demo.yaml)", PERCEPTION, partial(_lightning, perception), ("corpus",)),
         Stage("sft", "cold-start SFT of TinyOmni from the pre-trained towers (configs/sft/demo.yaml)",
-              POLICIES["SFT"], partial(_lightning, sft)),
+              POLICIES["SFT"], partial(_lightning, sft), ("perception",)),
         Stage("verifier", "train the reward verifier (configs/verifier/demo.yaml)", REWARD_VERIFIER,
-              partial(_train_verifier, settings)),
+              partial(_train_verifier, settings), ("corpus",)),
         Stage("judge", "fit the independent bag-of-words judge on its own corpus seed",
-              JUDGE_VERIFIER / "judge.json", _train_judge),
+              JUDGE_VERIFIER / "judge.json", _train_judge, ("verifier",)),
     ]  # fmt: skip
 
 
 def build_seed_stages(settings: DemoSettings) -> list[Stage]:
     """The stages of one seed (``settings.seed``): both GRPO runs, then test and report of the three policies."""
+    # both GRPO runs read the reward verifier (ERV trains on it, the baseline logs it at weight 0)
+    trained = {"SFT": "sft", "baseline": "baseline", "ERV": "erv"}
     stages = [
         Stage("baseline", "GRPO with format + accuracy (configs/grpo/r1omni_baseline_demo.yaml)",
-              POLICIES["baseline"], partial(_lightning, _grpo_args(settings, BASELINE_CONFIG))),
+              POLICIES["baseline"], partial(_lightning, _grpo_args(settings, BASELINE_CONFIG)), ("sft", "verifier")),
         Stage("erv", "GRPO with format + accuracy + explanation (configs/grpo/erv_parity_demo.yaml)",
-              POLICIES["ERV"], partial(_lightning, _grpo_args(settings, "grpo/erv_parity_demo.yaml"))),
+              POLICIES["ERV"], partial(_lightning, _grpo_args(settings, "grpo/erv_parity_demo.yaml")),
+              ("sft", "verifier")),
     ]  # fmt: skip
     for run in POLICIES:
         stages.append(Stage(f"test-{run.lower()}", f"generate on the fold-1 test lists with the {run} policy",
-                            settings.predictions(run), partial(_lightning, _test_args(settings, run))))  # fmt: skip
+                            settings.predictions(run), partial(_lightning, _test_args(settings, run)),
+                            (trained[run],)))  # fmt: skip
     for run in POLICIES:
         stages.append(Stage(f"report-{run.lower()}", f"judge the {run} rationales and write its report",
-                            settings.report_dir(run) / "metrics.json", partial(_report, settings, run)))  # fmt: skip
+                            settings.report_dir(run) / "metrics.json", partial(_report, settings, run),
+                            (f"test-{run.lower()}", "judge", "verifier")))  # fmt: skip
     return stages
 
 
