@@ -95,7 +95,7 @@ def trend_table(runs: dict[str, dict[str, list[float]]], names: dict[str, str], 
     header = f"| run | {unit} | " + " | ".join(names.values()) + " |"
     lines = [header, "|" + "---|" * (len(names) + 2)]
     for run, means in runs.items():
-        epochs = max((len(values) for values in means.values()), default=0)
+        periods = max((len(values) for values in means.values()), default=0)
         cells = [f"{means[tag][0]:.3f} → {means[tag][-1]:.3f}" if means.get(tag) else "–" for tag in names]
-        lines.append(f"| {run} | {epochs} | " + " | ".join(cells) + " |")
+        lines.append(f"| {run} | {periods} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

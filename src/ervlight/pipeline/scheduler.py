@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +103,8 @@ def run_jobs(
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and logs is None:
+        raise ValueError("running stages side by side needs a folder for their logs")
     _check_plan(jobs)
     total = len(jobs)
     label = {job.key: f"[{number}/{total}] {job.key}" for number, job in enumerate(jobs, start=1)}
@@ -122,8 +123,7 @@ def run_jobs(
             timings[job.key] = round(time.perf_counter() - start, 1)
             log(f"{label[job.key]}: done in {timings[job.key]:.0f} s")
         return
-    if logs is None:
-        raise ValueError("running stages side by side needs a folder for their logs")
+    assert logs is not None  # checked above
     _run_side_by_side(pending, workers, timings, log, label, threads, logs)
 
 
@@ -171,10 +171,8 @@ def _run_side_by_side(
             for sentinel in wait(list(running)):
                 job, process, start = running.pop(int(sentinel))  # type: ignore[arg-type]
                 process.join()
-                if _exit_code(process) != 0:
+                if _exit_code(process) != 0:  # Stage.run raised there, also for a missing output
                     raise StageError(job.key, _exit_code(process), _log_path(logs, job.key))
-                if not job.done():
-                    raise RuntimeError(f"demo stage {job.key!r} finished without writing {job.stage.output}")
                 unfinished.discard(job.key)
                 timings[job.key] = round(time.perf_counter() - start, 1)
                 log(f"{label[job.key]}: done in {timings[job.key]:.0f} s")
@@ -203,19 +201,13 @@ def _stop(processes: list[BaseProcess]) -> None:
 
 def _child(stage: Stage, folder: Path, threads: int, log_path: Path) -> None:
     """A child process: output to ``log_path`` (file descriptors 1 and 2, so native code's output too), torch
-    pinned, the stage run in ``folder``; exit 1 with the traceback in the log when it raises."""
+    pinned, the stage run in ``folder``. An exception ends it with exit code 1 and its traceback in the log
+    (multiprocessing's own handling); ``SystemExit`` keeps its code."""
     with open(log_path, "w", encoding="utf-8") as handle:
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
     sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115 - lives with the process
     sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
     pin_torch(threads)
-    try:
-        os.chdir(folder)
-        stage.run()
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        raise SystemExit(1) from None
+    os.chdir(folder)
+    stage.run()

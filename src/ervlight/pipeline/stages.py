@@ -238,8 +238,8 @@ def build_stages(settings: DemoSettings) -> list[Stage]:
 
 def build_seed_stages(settings: DemoSettings) -> list[Stage]:
     """The stages of one seed (``settings.seed``): both GRPO runs, then test and report of the three policies."""
-    # both GRPO runs read the reward verifier (ERV trains on it, the baseline logs it at weight 0)
-    trained = {"SFT": "sft", "baseline": "baseline", "ERV": "erv"}
+    # both GRPO runs read the reward verifier (ERV trains on it, the baseline logs it at weight 0); each policy's
+    # test waits for the stage that trained it, named as the run in lower case
     stages = [
         Stage("baseline", "GRPO with format + accuracy (configs/grpo/r1omni_baseline_demo.yaml)",
               POLICIES["baseline"], partial(_lightning, _grpo_args(settings, BASELINE_CONFIG)), ("sft", "verifier")),
@@ -250,7 +250,7 @@ def build_seed_stages(settings: DemoSettings) -> list[Stage]:
     for run in POLICIES:
         stages.append(Stage(f"test-{run.lower()}", f"generate on the fold-1 test lists with the {run} policy",
                             settings.predictions(run), partial(_lightning, _test_args(settings, run)),
-                            (trained[run],)))  # fmt: skip
+                            (run.lower(),)))  # fmt: skip
     for run in POLICIES:
         stages.append(Stage(f"report-{run.lower()}", f"judge the {run} rationales and write its report",
                             settings.report_dir(run) / "metrics.json", partial(_report, settings, run),
